@@ -73,7 +73,8 @@ func TestCrash(t *testing.T) {
 	final := kills + 1
 	cmd := startChild(t, "drain", dir, rec, final)
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("drain incarnation: %v (see %s)", err, filepath.Join(rec, fmt.Sprintf("child-%d.err", final)))
+		out, _ := os.ReadFile(filepath.Join(rec, fmt.Sprintf("child-%d.err", final)))
+		t.Fatalf("drain incarnation: %v; its output:\n%s", err, out)
 	}
 
 	acked := readAcks(t, ackLog)
@@ -212,6 +213,7 @@ func child(mode string) int {
 
 	werr := make(chan error, 1)
 	wctx, stopWorker := context.WithCancel(ctx)
+	defer stopWorker()
 	go func() { werr <- w.Run(wctx) }()
 
 	if mode == "drain" {
