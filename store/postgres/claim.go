@@ -1,0 +1,83 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/troikahq/troika/store"
+)
+
+// JobClaim implements store.Store with one statement: per queue, the
+// first Max ready jobs in (priority, run_at, id) order are locked with FOR
+// UPDATE SKIP LOCKED (so concurrent claims never wait on each other and
+// never take one job twice), the weighted shares are picked from them, and
+// the picked jobs are leased, with a token from a sequence.
+func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store.Job, error) {
+	if p == nil {
+		return nil, invalid("params", "nil")
+	}
+	if p.LeaseTTL <= 0 {
+		return nil, invalid("lease_ttl", "must be > 0")
+	}
+	var names []string
+	var weights []int
+	sum := 0
+	for i, q := range p.Queues {
+		if q.Weight <= 0 {
+			return nil, invalid(fmt.Sprintf("queues[%d].weight", i), "must be > 0")
+		}
+		if k := indexOf(names, q.Name); k >= 0 {
+			weights[k] += q.Weight
+		} else {
+			names, weights = append(names, q.Name), append(weights, q.Weight)
+		}
+		sum = min(sum+q.Weight, math.MaxInt32)
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	s.leave()
+	if p.Max <= 0 || len(names) == 0 {
+		return []*store.Job{}, nil
+	}
+	max := min(p.Max, 100_000)
+	shares := make([]int32, len(names))
+	for i, w := range weights {
+		shares[i] = int32(min((int64(max)*int64(w)+int64(sum)-1)/int64(sum), int64(max)))
+	}
+	now := s.clock(p.Now)
+	deadline := now.Add(p.LeaseTTL)
+	if p.LeaseTTL > 100*365*24*time.Hour {
+		deadline = now.Add(100 * 365 * 24 * time.Hour)
+	}
+	var jobs []*store.Job
+	err := s.call(ctx, "JobClaim", func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, s.q.claim, names, shares, now, max, p.Worker, deadline)
+		if err != nil {
+			return err
+		}
+		jobs, err = scanJobs(rows)
+		if err == nil && len(jobs) > 0 {
+			s.commits.Add(1)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if jobs == nil {
+		jobs = []*store.Job{}
+	}
+	return jobs, nil
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}

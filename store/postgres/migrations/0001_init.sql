@@ -1,0 +1,72 @@
+-- Troika schema version 1: jobs, queue settings, leader leases.
+-- {schema} is replaced by the quoted schema name when the migration runs.
+-- See docs/postgres.md for why the table and its indexes look like this.
+
+CREATE SEQUENCE {schema}.lease_token_seq AS bigint MINVALUE 1 CACHE 64;
+
+CREATE TABLE {schema}.jobs (
+    id             uuid        PRIMARY KEY,          -- UUIDv7: creation order
+    queue          text        NOT NULL,
+    kind           text        NOT NULL,
+    state          text        NOT NULL CHECK (state IN ('scheduled', 'available', 'running', 'retryable',
+                                                         'completed', 'dead', 'cancelled')),
+    priority       smallint    NOT NULL,
+    run_at         timestamptz NOT NULL,
+    attempt        integer     NOT NULL DEFAULT 0,
+    max_attempts   integer     NOT NULL,
+    timeout_ns     bigint      NOT NULL DEFAULT 0,
+    lease_token    bigint      NOT NULL DEFAULT 0,   -- 0 unless running
+    lease_holder   text,
+    lease_deadline timestamptz,                      -- not indexed: heartbeats stay HOT
+    created_at     timestamptz NOT NULL,
+    attempted_at   timestamptz,
+    finished_at    timestamptz,
+    unique_key     text,
+    unique_until   timestamptz,
+    args           json,                             -- json, not jsonb: kept byte for byte
+    result         json,
+    metadata       jsonb,
+    tags           jsonb,
+    errors         jsonb
+) WITH (fillfactor = 80,
+        autovacuum_vacuum_scale_factor = 0.02,
+        autovacuum_vacuum_insert_scale_factor = 0.05,
+        autovacuum_analyze_scale_factor = 0.05);
+
+-- Claims: ready jobs of one queue in priority, run_at, id order.
+CREATE INDEX jobs_ready_idx ON {schema}.jobs (queue, priority, run_at, id)
+    WHERE state IN ('available', 'scheduled', 'retryable');
+
+-- Counts per queue and state, lists filtered by state, the running set
+-- (expired-lease scan).
+CREATE INDEX jobs_state_idx ON {schema}.jobs (state, queue, id);
+
+-- Promotion and the due-job wake-up poll.
+CREATE INDEX jobs_waiting_idx ON {schema}.jobs (run_at)
+    WHERE state IN ('scheduled', 'retryable');
+
+-- Retention.
+CREATE INDEX jobs_finished_idx ON {schema}.jobs (finished_at)
+    WHERE state IN ('completed', 'dead', 'cancelled');
+
+-- Unique keys (not a unique index: a key's window can pass while its job
+-- still exists; see JobInsertMany).
+CREATE INDEX jobs_unique_idx ON {schema}.jobs (unique_key, unique_until)
+    WHERE unique_key IS NOT NULL;
+
+CREATE TABLE {schema}.queues (
+    name                   text        PRIMARY KEY,
+    paused                 boolean     NOT NULL DEFAULT false,
+    completed_retention_ns bigint      NOT NULL DEFAULT 0,
+    dead_retention_ns      bigint      NOT NULL DEFAULT 0,
+    cancelled_retention_ns bigint      NOT NULL DEFAULT 0,
+    max_length             bigint      NOT NULL DEFAULT 0,
+    updated_at             timestamptz NOT NULL
+);
+
+CREATE TABLE {schema}.leaders (
+    name    text        PRIMARY KEY,
+    holder  text        NOT NULL,   -- '' when free
+    epoch   bigint      NOT NULL,
+    expires timestamptz NOT NULL
+);

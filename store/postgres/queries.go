@@ -1,0 +1,193 @@
+package postgres
+
+import (
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// queries are the store's SQL statements for one schema, built once at
+// Open. {s} stands for the quoted schema; {cols} / {jcols} for the job
+// columns (unqualified / qualified with j).
+type queries struct {
+	insert, lockKeys, uniqueHolders                      string
+	claim, ack, extend, expired, promote, get, dueQueues string
+	cancel, retryIDs, retryFilter, lockIDs, deleteIDs    string
+	deleteFilter, counts, countsAll, oldest, settings    string
+	settingsAll, queueUpsert, leaderAcquire, leaderGet   string
+	leaderRelease, notify                                string
+}
+
+const readyStates = `('available', 'scheduled', 'retryable')`
+
+func newQueries(schema string) *queries {
+	r := strings.NewReplacer("{s}", pgx.Identifier{schema}.Sanitize(), "{cols}", cols(""), "{jcols}", cols("j"),
+		"{ready}", readyStates)
+	q := &queries{
+		// $1 ids, $2 queues, $3 kinds, $4 states, $5 priorities, $6 run_at,
+		// $7 max_attempts, $8 timeouts, $9 unique keys, $10 unique_until,
+		// $11 args, $12 metadata, $13 tags, $14 created_at, $15 channel.
+		insert: `WITH ins AS (
+  INSERT INTO {s}.jobs (id, queue, kind, state, priority, run_at, max_attempts, timeout_ns,
+                        unique_key, unique_until, args, metadata, tags, created_at)
+  SELECT u.id, u.queue, u.kind, u.state, u.priority, u.run_at, u.max_attempts, u.timeout_ns,
+         u.unique_key, u.unique_until, u.args::json, u.metadata::jsonb, u.tags::jsonb, $14
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::timestamptz[],
+              $7::int[], $8::bigint[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[])
+       AS u(id, queue, kind, state, priority, run_at, max_attempts, timeout_ns, unique_key, unique_until, args, metadata, tags)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING queue, state
+)
+SELECT count(pg_notify($15, d.queue)) FROM (SELECT DISTINCT queue FROM ins WHERE state = 'available') d`,
+
+		lockKeys: `SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM (SELECT k FROM unnest($1::text[]) k ORDER BY k) x`,
+
+		uniqueHolders: `SELECT DISTINCT ON (unique_key) {cols} FROM {s}.jobs
+WHERE unique_key = ANY($1::text[]) AND unique_until > $2
+ORDER BY unique_key, id DESC`,
+
+		// $1 queue names, $2 shares, $3 now, $4 max, $5 worker, $6 deadline.
+		claim: `WITH q AS (
+  SELECT u.name, u.share, u.ord FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(name, share, ord)
+  WHERE NOT EXISTS (SELECT 1 FROM {s}.queues s WHERE s.name = u.name AND s.paused)
+), c AS (
+  SELECT x.id, q.ord, q.share, row_number() OVER (PARTITION BY q.ord ORDER BY x.priority, x.run_at, x.id) AS rn
+  FROM q CROSS JOIN LATERAL (
+    SELECT j.id, j.priority, j.run_at FROM {s}.jobs j
+    WHERE j.queue = q.name AND j.state IN {ready} AND j.run_at <= $3
+    ORDER BY j.priority, j.run_at, j.id
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+  ) x
+), pick AS (
+  SELECT id FROM c ORDER BY (rn > share), ord, rn LIMIT $4
+)
+UPDATE {s}.jobs j SET state = 'running', attempt = j.attempt + 1, attempted_at = $3,
+  lease_token = nextval('{s}.lease_token_seq'), lease_holder = $5, lease_deadline = $6
+FROM pick WHERE j.id = pick.id
+RETURNING {jcols}`,
+
+		// $1 ids, $2 attempts, $3 tokens, $4 outcomes, $5 run_at, $6 errors,
+		// $7 results, $8 now, $9 channel. Outcomes: 1 complete, 2 retry,
+		// 3 dead, 4 cancel, 5 snooze (store.AckOutcome).
+		ack: `WITH a AS (
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::smallint[], $5::timestamptz[], $6::text[], $7::text[])
+    WITH ORDINALITY AS a(id, attempt, token, outcome, run_at, err, result, ord)
+), upd AS (
+  UPDATE {s}.jobs j SET
+    state = CASE a.outcome WHEN 1 THEN 'completed' WHEN 2 THEN 'retryable' WHEN 3 THEN 'dead' WHEN 4 THEN 'cancelled'
+            ELSE CASE WHEN a.run_at <= $8 THEN 'available' ELSE 'scheduled' END END,
+    attempt = CASE WHEN a.outcome = 5 THEN j.attempt - 1 ELSE j.attempt END,
+    run_at = CASE WHEN a.outcome IN (2, 5) THEN a.run_at ELSE j.run_at END,
+    finished_at = CASE WHEN a.outcome IN (1, 3, 4) THEN $8 END,
+    result = CASE WHEN a.outcome = 1 THEN a.result::json ELSE j.result END,
+    errors = CASE WHEN a.err IS NULL THEN j.errors
+             ELSE coalesce(j.errors, '[]'::jsonb) || jsonb_build_array(a.err::jsonb) END,
+    lease_token = 0, lease_holder = NULL, lease_deadline = NULL
+  FROM a
+  WHERE j.id = a.id AND j.state = 'running' AND j.attempt = a.attempt AND j.lease_token = a.token
+  RETURNING a.ord, j.queue, j.state
+), n AS (
+  SELECT count(pg_notify($9, d.queue)) AS n FROM (SELECT DISTINCT queue FROM upd WHERE state = 'available') d
+)
+SELECT a.ord, upd.ord IS NOT NULL, coalesce(upd.queue, ''), coalesce(upd.state, ''),
+       CASE WHEN upd.ord IS NULL THEN EXISTS (SELECT 1 FROM {s}.jobs x WHERE x.id = a.id) ELSE true END,
+       (SELECT n FROM n)
+FROM a LEFT JOIN upd ON upd.ord = a.ord`,
+
+		// $1 ids, $2 attempts, $3 tokens, $4 deadline.
+		extend: `WITH a AS (
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[]) WITH ORDINALITY AS a(id, attempt, token, ord)
+), upd AS (
+  UPDATE {s}.jobs j SET lease_deadline = $4
+  FROM a WHERE j.id = a.id AND j.state = 'running' AND j.attempt = a.attempt AND j.lease_token = a.token
+  RETURNING j.id, j.attempt, j.lease_token
+)
+SELECT a.ord, EXISTS (SELECT 1 FROM upd u WHERE u.id = a.id AND u.attempt = a.attempt AND u.lease_token = a.token),
+       EXISTS (SELECT 1 FROM {s}.jobs x WHERE x.id = a.id)
+FROM a`,
+
+		expired: `SELECT {cols} FROM {s}.jobs WHERE state = 'running' AND lease_deadline < $1
+ORDER BY lease_deadline, id LIMIT $2`,
+
+		promote: `WITH due AS (
+  SELECT id FROM {s}.jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= $1
+  ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED
+), upd AS (
+  UPDATE {s}.jobs j SET state = 'available' FROM due WHERE j.id = due.id RETURNING j.queue
+)
+SELECT count(*), (SELECT count(pg_notify($3, d.queue)) FROM (SELECT DISTINCT queue FROM upd) d) FROM upd`,
+
+		dueQueues: `SELECT DISTINCT queue FROM {s}.jobs
+WHERE state IN ('scheduled', 'retryable') AND run_at > $1 AND run_at <= $2`,
+
+		get: `SELECT {cols} FROM {s}.jobs WHERE id = $1`,
+
+		// $1 id, $2 now, $3 error (jsonb text or NULL).
+		cancel: `UPDATE {s}.jobs SET state = 'cancelled', finished_at = $2,
+  errors = CASE WHEN $3::text IS NULL THEN errors ELSE coalesce(errors, '[]'::jsonb) || jsonb_build_array($3::jsonb) END,
+  lease_token = 0, lease_holder = NULL, lease_deadline = NULL
+WHERE id = $1 AND state NOT IN ('completed', 'dead', 'cancelled')
+RETURNING {cols}`,
+
+		lockIDs: `SELECT id, state FROM {s}.jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+
+		retryIDs: `UPDATE {s}.jobs SET state = 'available', attempt = 0, finished_at = NULL, run_at = $2
+WHERE id = ANY($1::uuid[]) AND state = 'dead'
+RETURNING {cols}`,
+
+		deleteIDs: `DELETE FROM {s}.jobs WHERE id = ANY($1::uuid[]) AND state <> 'running'`,
+
+		counts: `SELECT state, count(*) FROM {s}.jobs
+WHERE state = ANY('{scheduled,available,running,retryable,completed,dead,cancelled}'::text[]) AND queue = $1
+GROUP BY state`,
+
+		countsAll: `SELECT queue, state, count(*) FROM {s}.jobs GROUP BY queue, state`,
+
+		// The oldest ready job of a queue: one index probe per priority.
+		oldest: `SELECT min(o.run_at) FROM generate_series(1, 4) p CROSS JOIN LATERAL (
+  SELECT run_at FROM {s}.jobs WHERE queue = $1 AND priority = p AND state IN {ready} AND run_at <= $2
+  ORDER BY run_at LIMIT 1) o`,
+
+		settings: `SELECT name, paused, completed_retention_ns, dead_retention_ns, cancelled_retention_ns, max_length, updated_at
+FROM {s}.queues WHERE name = $1`,
+
+		settingsAll: `SELECT name, paused, completed_retention_ns, dead_retention_ns, cancelled_retention_ns, max_length, updated_at
+FROM {s}.queues`,
+
+		// $1 name, $2 paused, $3..$5 retentions, $6 max length, $7 now.
+		queueUpsert: `INSERT INTO {s}.queues AS q (name, paused, completed_retention_ns, dead_retention_ns,
+  cancelled_retention_ns, max_length, updated_at)
+VALUES ($1, coalesce($2::boolean, false), coalesce($3::bigint, 0), coalesce($4::bigint, 0), coalesce($5::bigint, 0),
+        coalesce($6::bigint, 0), $7)
+ON CONFLICT (name) DO UPDATE SET
+  paused = coalesce($2::boolean, q.paused),
+  completed_retention_ns = coalesce($3::bigint, q.completed_retention_ns),
+  dead_retention_ns = coalesce($4::bigint, q.dead_retention_ns),
+  cancelled_retention_ns = coalesce($5::bigint, q.cancelled_retention_ns),
+  max_length = coalesce($6::bigint, q.max_length),
+  updated_at = $7
+RETURNING name, paused, completed_retention_ns, dead_retention_ns, cancelled_retention_ns, max_length, updated_at`,
+
+		// $1 name, $2 holder, $3 now, $4 expires.
+		leaderAcquire: `INSERT INTO {s}.leaders AS l (name, holder, epoch, expires) VALUES ($1, $2, 1, $4)
+ON CONFLICT (name) DO UPDATE SET
+  holder = excluded.holder, expires = excluded.expires,
+  epoch = CASE WHEN l.holder = excluded.holder THEN l.epoch ELSE l.epoch + 1 END
+WHERE l.holder = excluded.holder OR l.holder = '' OR l.expires <= $3
+RETURNING name, holder, epoch, expires`,
+
+		leaderGet: `SELECT name, holder, epoch, expires FROM {s}.leaders WHERE name = $1`,
+
+		leaderRelease: `UPDATE {s}.leaders SET holder = '', expires = to_timestamp(0) WHERE name = $1 AND holder = $2`,
+
+		notify: `SELECT count(pg_notify($1, q)) FROM unnest($2::text[]) q`,
+	}
+	for _, p := range []*string{&q.insert, &q.lockKeys, &q.uniqueHolders, &q.claim, &q.ack, &q.extend, &q.expired,
+		&q.promote, &q.dueQueues, &q.get, &q.cancel, &q.lockIDs, &q.retryIDs, &q.deleteIDs, &q.counts, &q.countsAll,
+		&q.oldest, &q.settings, &q.settingsAll, &q.queueUpsert, &q.leaderAcquire, &q.leaderGet, &q.leaderRelease,
+		&q.notify} {
+		*p = r.Replace(*p)
+	}
+	return q
+}
