@@ -147,18 +147,31 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 		return nil, err
 	}
 	now, clock := s.clocks(p.Now)
-	n := len(p.Jobs)
+	b := s.db.NewBatch()
+	var w wakeSet
+	res := s.insertJobsLocked(b, &w, p.Jobs, argBytes, now, clock)
+	if err := s.finish(b, &w); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// insertJobsLocked inserts jobs (validated as JobInsertMany does) into
+// memory and adds their records to b, recording wake-ups in w; argBytes is
+// the total size of their args. The caller holds s.mu and commits b with
+// finish. ScheduleFire shares it, so a fired job is inserted exactly as an
+// enqueued one.
+func (s *Store) insertJobsLocked(b *pebble.Batch, w *wakeSet, jobs []store.InsertJob, argBytes int, now, clock int64) []store.InsertResult {
+	n := len(jobs)
 	res := make([]store.InsertResult, n)
 	snaps := make([]store.Job, n)
 	// One allocation for the jobs and one for their args (they live and die
 	// together in the common case; see doc.go on memory).
 	slab := make([]job, 0, n)
 	argSlab := make([]byte, 0, argBytes)
-	b := s.db.NewBatch()
-	var w wakeSet
 	idTime := time.Unix(0, clock)
-	for i := range p.Jobs {
-		in := &p.Jobs[i]
+	for i := range jobs {
+		in := &jobs[i]
 		if in.UniqueKey != "" {
 			if ex := s.uniq[in.UniqueKey]; ex != nil && now < ex.x.uniqueUntil {
 				ex.snapshot(&snaps[i])
@@ -198,15 +211,12 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 				j.x.tags = slices.Clone(in.Tags)
 			}
 		}
-		s.addJobLocked(j, now, clock, &w)
+		s.addJobLocked(j, now, clock, w)
 		s.putJobLocked(b, j)
 		j.snapshot(&snaps[i])
 		res[i] = store.InsertResult{Job: &snaps[i]}
 	}
-	if err := s.finish(b, &w); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return res
 }
 
 // ---- JobClaim

@@ -78,6 +78,7 @@ type Store struct {
 	leases    jobHeap // running jobs by lease deadline
 	due       jobHeap // waiting jobs not yet signalled, by runAt
 	leaders   map[string]*store.Leader
+	schedules map[string]*store.Schedule // see schedule.go; nil until the first
 	strs      interner
 	ids       idGen
 	epoch     uint64 // lease-token epoch of this open
@@ -281,6 +282,10 @@ func (s *Store) rebuild(opts Options) (err error) {
 				return corrupt(key, derr)
 			}
 			s.leaders[l.Name] = l
+		case prefixSchedule:
+			if derr := s.loadScheduleLocked(key, val); derr != nil {
+				return corrupt(key, derr)
+			}
 		case prefixMeta:
 			if string(key[1:]) == metaTokenEpoch {
 				if epoch, err = decodeMetaUint(val); err != nil {
