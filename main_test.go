@@ -12,6 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/troikahq/troika"
+	"github.com/troikahq/troika/server"
+	"github.com/troikahq/troika/store/embedded"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -43,12 +45,73 @@ func (c *testClock) Advance(d time.Duration) {
 type bundle struct {
 	ctx    context.Context
 	client *troika.Client
+	maint  *troika.Client // the client that runs maintenance: client, or the server's
 	clock  *testClock
 	dir    string
 }
 
-// setup opens a client; edit may change the config (the clock is already
-// set). Maintenance sweeps every 10ms.
+// setupFunc opens a bundle; edit may change the config (the clock is
+// already set). Maintenance sweeps every 10ms.
+type setupFunc func(t *testing.T, edit ...func(*troika.Config)) *bundle
+
+// backends runs f once per way of reaching a store, as parallel subtests:
+// "embedded" (Open on a directory) and "remote" (Dial to an in-process
+// server over loopback). The SDK promises the same behaviour on both.
+func backends(t *testing.T, f func(t *testing.T, setup setupFunc)) {
+	t.Parallel()
+	t.Run("embedded", func(t *testing.T) { f(t, setup) })
+	t.Run("remote", func(t *testing.T) { f(t, setupRemote) })
+}
+
+// setupRemote starts a server over a fresh embedded store (its client runs
+// maintenance with the test clock) and dials it; everything is closed at
+// cleanup.
+func setupRemote(t *testing.T, edit ...func(*troika.Config)) *bundle {
+	t.Helper()
+	b := &bundle{ctx: t.Context(), clock: newTestClock(), dir: t.TempDir()}
+	cfg := troika.Config{Now: b.clock.Now, Logger: quietLogger(), SweepInterval: 10 * time.Millisecond}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	st, err := embedded.Open(b.dir, embedded.Options{Logger: cfg.Logger, Now: b.clock.Now})
+	if err != nil {
+		t.Fatalf("embedded.Open: %v", err)
+	}
+	sc, err := troika.OpenStore(b.ctx, st, cfg)
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	scfg := server.Defaults()
+	scfg.Addr = "127.0.0.1:0"
+	srv, err := server.New(server.Options{Config: scfg, Store: st, Client: sc, Logger: quietLogger(), Now: b.clock.Now})
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	if err := srv.Start(b.ctx); err != nil {
+		t.Fatalf("server.Start: %v", err)
+	}
+	c, err := troika.Dial(b.ctx, srv.URL(), troika.WithLogger(quietLogger()), troika.WithClock(b.clock.Now))
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := srv.Stop(context.Background()); err != nil {
+			t.Errorf("server Stop: %v", err)
+		}
+		if err := sc.Close(); err != nil {
+			t.Errorf("server client Close: %v", err)
+		}
+	})
+	b.client, b.maint = c, sc
+	return b
+}
+
+// setup opens a client over an embedded store in t.TempDir(); edit may
+// change the config (the clock is already set). Maintenance sweeps every
+// 10ms.
 func setup(t *testing.T, edit ...func(*troika.Config)) *bundle {
 	t.Helper()
 	b := &bundle{ctx: t.Context(), clock: newTestClock(), dir: t.TempDir()}
@@ -65,7 +128,7 @@ func setup(t *testing.T, edit ...func(*troika.Config)) *bundle {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	b.client = c
+	b.client, b.maint = c, c
 	return b
 }
 

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -75,20 +76,15 @@ func JSON(field string, v *structpb.Value) ([]byte, error) {
 	if err != nil {
 		return nil, &store.InvalidArgumentError{Field: field, Reason: err.Error()}
 	}
-	if json.Valid(b) {
-		// protojson's output is not guaranteed stable; compact it so stored
-		// args are byte-for-byte what encoding/json would write.
-		var buf compactBuffer
-		if json.Compact(&buf, b) == nil {
-			return buf.b, nil
-		}
+	// protojson adds random spaces to discourage byte comparisons; store
+	// the compact form.
+	var buf bytes.Buffer
+	buf.Grow(len(b))
+	if json.Compact(&buf, b) == nil {
+		return buf.Bytes(), nil
 	}
 	return b, nil
 }
-
-type compactBuffer struct{ b []byte }
-
-func (c *compactBuffer) Write(p []byte) (int, error) { c.b = append(c.b, p...); return len(p), nil }
 
 // Job converts a stored job to its wire form. The lease token is included
 // only when withLease is set (in Claim responses).

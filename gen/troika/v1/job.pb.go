@@ -823,7 +823,7 @@ type RetryDeadJobsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Queue string                 `protobuf:"bytes,1,opt,name=queue,proto3" json:"queue,omitempty"`
 	Kind  string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	// limit 0 means all.
+	// limit is the most jobs of one call: default 1,000, at most 10,000.
 	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -881,8 +881,10 @@ func (x *RetryDeadJobsRequest) GetLimit() int32 {
 }
 
 type RetryDeadJobsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Count         int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Count int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// ids of the jobs made available again.
+	Ids           []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -924,11 +926,18 @@ func (x *RetryDeadJobsResponse) GetCount() int64 {
 	return 0
 }
 
+func (x *RetryDeadJobsResponse) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
 type PurgeDeadJobsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Queue string                 `protobuf:"bytes,1,opt,name=queue,proto3" json:"queue,omitempty"`
 	Kind  string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	// limit 0 means all.
+	// limit is the most jobs of one call: default 1,000, at most 10,000.
 	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1093,9 +1102,10 @@ const file_troika_v1_job_proto_rawDesc = "" +
 	"\x14RetryDeadJobsRequest\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\tR\x05queue\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"-\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"?\n" +
 	"\x15RetryDeadJobsResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count\"V\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"V\n" +
 	"\x14PurgeDeadJobsRequest\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\tR\x05queue\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +

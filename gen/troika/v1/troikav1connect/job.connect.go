@@ -65,9 +65,11 @@ type JobServiceClient interface {
 	CancelJob(context.Context, *connect.Request[v1.CancelJobRequest]) (*connect.Response[v1.CancelJobResponse], error)
 	RetryJob(context.Context, *connect.Request[v1.RetryJobRequest]) (*connect.Response[v1.RetryJobResponse], error)
 	DeleteJob(context.Context, *connect.Request[v1.DeleteJobRequest]) (*connect.Response[v1.DeleteJobResponse], error)
-	// RetryDeadJobs replays dead jobs matching a filter (the dead-letter queue).
+	// RetryDeadJobs replays up to limit dead jobs matching a filter (the
+	// dead-letter queue); call again while count == limit to replay more.
 	RetryDeadJobs(context.Context, *connect.Request[v1.RetryDeadJobsRequest]) (*connect.Response[v1.RetryDeadJobsResponse], error)
-	// PurgeDeadJobs deletes dead jobs matching a filter.
+	// PurgeDeadJobs deletes up to limit dead jobs matching a filter; call again
+	// while count == limit to purge more.
 	PurgeDeadJobs(context.Context, *connect.Request[v1.PurgeDeadJobsRequest]) (*connect.Response[v1.PurgeDeadJobsResponse], error)
 }
 
@@ -207,9 +209,11 @@ type JobServiceHandler interface {
 	CancelJob(context.Context, *connect.Request[v1.CancelJobRequest]) (*connect.Response[v1.CancelJobResponse], error)
 	RetryJob(context.Context, *connect.Request[v1.RetryJobRequest]) (*connect.Response[v1.RetryJobResponse], error)
 	DeleteJob(context.Context, *connect.Request[v1.DeleteJobRequest]) (*connect.Response[v1.DeleteJobResponse], error)
-	// RetryDeadJobs replays dead jobs matching a filter (the dead-letter queue).
+	// RetryDeadJobs replays up to limit dead jobs matching a filter (the
+	// dead-letter queue); call again while count == limit to replay more.
 	RetryDeadJobs(context.Context, *connect.Request[v1.RetryDeadJobsRequest]) (*connect.Response[v1.RetryDeadJobsResponse], error)
-	// PurgeDeadJobs deletes dead jobs matching a filter.
+	// PurgeDeadJobs deletes up to limit dead jobs matching a filter; call again
+	// while count == limit to purge more.
 	PurgeDeadJobs(context.Context, *connect.Request[v1.PurgeDeadJobsRequest]) (*connect.Response[v1.PurgeDeadJobsResponse], error)
 }
 
