@@ -45,7 +45,21 @@ type Options struct {
 	// owned the store (troika.Open); leave it false when workers are remote
 	// and may outlive a server restart (they keep their leases).
 	ExpireLeasesOnOpen bool
+	// MinSyncInterval is the least time between two fsyncs of the
+	// write-ahead log under load (group commit's window): a commit that
+	// arrives sooner than this after the previous sync waits for the rest
+	// of the interval, so that more commits share the next fsync. After an
+	// idle period the first commit syncs at once, so idle latency does not
+	// change. Default 100µs; a negative value turns the delay off. Every
+	// acknowledged write is still fsynced before it is acknowledged.
+	MinSyncInterval time.Duration
 }
+
+// defaultMinSyncInterval is Options.MinSyncInterval's default: on the
+// 2-core machine of docs/performance.md it raised steady-state enqueue
+// throughput by about 45% and cut fsyncs per job by a third against no
+// delay, with no change in idle latency.
+const defaultMinSyncInterval = 100 * time.Microsecond
 
 // Store is the embedded backend: the whole hot state in memory, the
 // durable record in Pebble, every acknowledged write fsynced with group
@@ -167,6 +181,13 @@ func Open(dir string, opts Options) (*Store, error) {
 }
 
 func (s *Store) openDB(dir string, opts Options) (err error) {
+	minSync := opts.MinSyncInterval
+	switch {
+	case minSync == 0:
+		minSync = defaultMinSyncInterval
+	case minSync < 0:
+		minSync = 0
+	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
@@ -178,6 +199,7 @@ func (s *Store) openDB(dir string, opts Options) (err error) {
 		L0StopWritesThreshold:       1000,
 		LBaseMaxBytes:               256 << 20,
 		WALBytesPerSync:             0, // every commit syncs anyway
+		WALMinSyncInterval:          func() time.Duration { return minSync },
 		FormatMajorVersion:          pebble.FormatNewest,
 		Logger:                      &pebbleLogger{s: s},
 		EventListener: &pebble.EventListener{

@@ -1,0 +1,138 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/troikahq/troika/store"
+)
+
+// BenchmarkQueuedMemory measures what a large backlog costs: it inserts
+// TROIKA_BENCH_QUEUED jobs (default 1,000,000) with 200-byte args in
+// batches of 1,000, then reports the heap and the process RSS per queued job
+// and how long Open takes to rebuild memory from that store. Run it with
+//
+//	go test -run '^$' -bench QueuedMemory -benchtime 1x ./store/embedded
+func BenchmarkQueuedMemory(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("TROIKA_BENCH_QUEUED"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1000 {
+			b.Fatalf("TROIKA_BENCH_QUEUED=%q: want an integer >= 1000", s)
+		}
+		n = v
+	}
+	args := []byte(`{"payload":"` + strings.Repeat("x", 200-len(`{"payload":""}`)) + `"}`)
+	if len(args) != 200 {
+		b.Fatalf("args are %d bytes", len(args))
+	}
+	for range b.N {
+		dir := b.TempDir()
+		st, err := Open(dir, Options{Logger: quietLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		heap0, rss0 := memNow()
+		batch := make([]store.InsertJob, 1000)
+		for i := range batch {
+			batch[i] = store.InsertJob{Kind: "bench.memory", Args: args, Queue: "default", Priority: 1 + i%4, MaxAttempts: 25}
+		}
+		start := time.Now()
+		for i := 0; i < n; i += len(batch) {
+			if _, err := st.JobInsertMany(context.Background(), &store.JobInsertManyParams{Jobs: batch}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		insertSecs := time.Since(start).Seconds()
+		heap1, rss1 := memNow()
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+
+		start = time.Now()
+		st, err = Open(dir, Options{Logger: quietLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		reopen := time.Since(start)
+		heap2, rss2 := memNow()
+		q, err := st.QueueGet(context.Background(), &store.QueueGetParams{Name: "default"})
+		if err != nil || q.Counts[store.StateAvailable] != int64(n) {
+			b.Fatalf("after reopen: %v available, err %v; want %d", q.Counts[store.StateAvailable], err, n)
+		}
+		_ = st.Close()
+
+		b.ReportMetric(float64(n)/insertSecs, "inserts/s")
+		b.ReportMetric(float64(heap1-heap0)/float64(n), "heap-B/job")
+		b.ReportMetric(float64(rss1-rss0)/float64(n), "rss-B/job")
+		b.ReportMetric(float64(rss1)/(1<<20), "rss-MiB")
+		b.ReportMetric(reopen.Seconds(), "reopen-s")
+		b.ReportMetric(float64(heap2-heap0)/float64(n), "reopened-heap-B/job")
+		b.ReportMetric(float64(rss2)/(1<<20), "reopened-rss-MiB")
+	}
+}
+
+// memNow returns the live heap after a GC and the process's resident set.
+func memNow() (heap, rss int64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse), rssBytes()
+}
+
+// rssBytes reads the resident set size from /proc (0 where there is none).
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	if _, err := fmt.Sscan(string(b), &size, &res); err != nil {
+		return 0
+	}
+	return res * int64(os.Getpagesize())
+}
+
+// BenchmarkInsertClaimAck is the store's hot path per job, batched as a
+// worker does: insert 100, claim 100, complete 100.
+func BenchmarkInsertClaimAck(b *testing.B) {
+	st, err := Open(b.TempDir(), Options{Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	const batch = 100
+	jobs := make([]store.InsertJob, batch)
+	for i := range jobs {
+		jobs[i] = store.InsertJob{Kind: "bench", Args: []byte(`{"ts":1,"seq":2,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`), Queue: "default", Priority: 2, MaxAttempts: 25}
+	}
+	acks := make([]store.JobAck, 0, batch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		if _, err := st.JobInsertMany(ctx, &store.JobInsertManyParams{Jobs: jobs}); err != nil {
+			b.Fatal(err)
+		}
+		got, err := st.JobClaim(ctx, &store.JobClaimParams{Queues: []store.QueueWeight{{Name: "default", Weight: 1}}, Max: batch, Worker: "w", LeaseTTL: time.Minute})
+		if err != nil {
+			b.Fatal(err)
+		}
+		acks = acks[:0]
+		for _, j := range got {
+			acks = append(acks, store.JobAck{Lease: j.Lease(), Outcome: store.AckComplete})
+		}
+		if _, err := st.JobAckMany(ctx, &store.JobAckManyParams{Acks: acks}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	s := st.Stats()
+	b.ReportMetric(float64(s.Syncs)/float64(b.N), "fsyncs/job")
+}
