@@ -181,7 +181,7 @@ type Schedule struct {
 
 // ScheduleFireRecord is one entry of a schedule's fire history.
 type ScheduleFireRecord struct {
-	Instant time.Time   // the fire instant (for FireMissed, the latest missed)
+	Instant time.Time   // the fire instant (FireMissed: the latest instant due when they were dropped)
 	At      time.Time   // when it was recorded
 	Outcome FireOutcome // what became of it
 	JobID   ID          // the job, for FireEnqueued, FireDuplicate, FireTriggered

@@ -138,3 +138,7 @@ func (m *Maintenance) RunOnce(ctx context.Context) error {
 		m.leaderOnly(m.retain.Pass)(ctx),
 	)
 }
+
+// IsLeader reports whether this process holds the maintenance leader lease
+// now; the scheduler fires only while it does.
+func (m *Maintenance) IsLeader() bool { return m.elector.IsLeader() }
