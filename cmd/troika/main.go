@@ -61,6 +61,10 @@ type app struct {
 	json    bool
 	server  string
 	token   string
+	// dataSet: --data or TROIKA_DATA was given (open the directory);
+	// serverSet: --server was given. Without either, commands dial the
+	// default server.
+	dataSet, serverSet bool
 
 	// started is set when a command's RunE begins: errors before that are
 	// cobra's usage errors.
@@ -94,8 +98,10 @@ func (a *app) rootCmd() *cobra.Command {
 		Short: "Troika: durable job queues, a message queue and a scheduler in one binary",
 		Long: `Troika: durable job queues, a message queue and a scheduler in one binary.
 
-Until the server lands, commands open a data directory directly (--data,
-default ./troika-data or $TROIKA_DATA); one process owns a directory at a time.
+Commands talk to a troika server (--server, default http://127.0.0.1:7600 or
+$TROIKA_SERVER; --token or $TROIKA_TOKEN). Start one with: troika server
+Alternatively --data DIR (or $TROIKA_DATA) opens a data directory directly;
+one process owns a directory at a time.
 
 Try it:  troika demo
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found.`,
@@ -103,8 +109,10 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found.`,
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("server") || cmd.Flags().Changed("token") {
-				return cli.Failf("remote server not available in this build; use --data")
+			a.dataSet = cmd.Flags().Changed("data") || os.Getenv("TROIKA_DATA") != ""
+			a.serverSet = cmd.Flags().Changed("server")
+			if a.dataSet && a.serverSet {
+				return cli.Usagef("--data and --server are exclusive: open a directory or talk to a server")
 			}
 			return nil
 		},
@@ -117,8 +125,8 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.dataDir, "data", defaultDataDir(), "data directory of the embedded store (env TROIKA_DATA)")
 	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON")
-	pf.StringVar(&a.server, "server", "", "URL of a troika server (not available in this build)")
-	pf.StringVar(&a.token, "token", "", "API token for --server (not available in this build)")
+	pf.StringVar(&a.server, "server", envOr("TROIKA_SERVER", "http://127.0.0.1:7600"), "URL of the troika server (env TROIKA_SERVER)")
+	pf.StringVar(&a.token, "token", os.Getenv("TROIKA_TOKEN"), "API token for --server (env TROIKA_TOKEN)")
 
 	root.AddCommand(
 		a.versionCmd(),
@@ -128,6 +136,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found.`,
 		a.queueCmd(),
 		a.dlqCmd(),
 		a.benchCmd(),
+		a.migrateCmd(),
 	)
 	return root
 }
@@ -172,9 +181,28 @@ func (a *app) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// open opens the data directory. With mustExist, a missing directory is an
-// error rather than created (reading commands must not create one).
+// envOr returns the environment variable name, or def when it is unset.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// serverURL is the server commands talk to.
+func (a *app) serverURL() string { return a.server }
+
+// open returns the command's Client: dialled to --server unless --data (or
+// TROIKA_DATA) names a directory to open directly. With mustExist, a
+// missing directory is an error rather than created (reading commands must
+// not create one).
 func (a *app) open(ctx context.Context, mustExist bool) (*troika.Client, error) {
+	if !a.dataSet {
+		if a.server == "" {
+			return nil, cli.Usagef("--server must not be empty")
+		}
+		return troika.Dial(ctx, a.server, troika.WithToken(a.token), troika.WithLogger(a.logger()))
+	}
 	if a.dataDir == "" {
 		return nil, cli.Usagef("--data must not be empty")
 	}
