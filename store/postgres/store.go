@@ -246,6 +246,14 @@ func (s *Store) tx(ctx context.Context, f func(tx pgx.Tx) error) error {
 	return nil
 }
 
+// ValidateSchema returns an *InvalidArgumentError (field "schema") when
+// name is not an accepted schema name ([a-z_][a-z0-9_]{0,47}, not pg_…);
+// "" is accepted and means DefaultSchema.
+func ValidateSchema(name string) error {
+	_, err := checkSchema(name)
+	return err
+}
+
 // checkSchema validates a schema name and returns it ("" means the
 // default).
 func checkSchema(name string) (string, error) {

@@ -1,5 +1,5 @@
 -- Troika schema version 1: jobs, queue settings, leader leases.
--- {schema} is replaced by the quoted schema name when the migration runs.
+-- The schema placeholder is replaced by the quoted schema name when it runs.
 -- See docs/postgres.md for why the table and its indexes look like this.
 
 CREATE SEQUENCE {schema}.lease_token_seq AS bigint MINVALUE 1 CACHE 64;
