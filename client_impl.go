@@ -26,6 +26,7 @@ type clientImpl struct {
 	limits    engine.Limits
 	retention engine.RetentionPolicy
 	maint     *engine.Maintenance // nil with DisableMaintenance
+	sched     *engine.Scheduler   // nil without maintenance or schedule support (schedule_impl.go)
 	counters  *engine.Counters    // the maintenance's, or an idle one
 	id        string              // this process's leader-lease holder id
 
@@ -103,6 +104,10 @@ func openStore(ctx context.Context, st store.Store, cfg Config) (*Client, error)
 		if err := c.maint.Start(context.WithoutCancel(ctx)); err != nil {
 			return nil, err
 		}
+		if err := c.startScheduler(context.WithoutCancel(ctx)); err != nil {
+			c.maint.Stop()
+			return nil, err
+		}
 	}
 	return &Client{impl: c}, nil
 }
@@ -120,6 +125,9 @@ func processID() string {
 
 func (c *clientImpl) close() error {
 	c.closeOnce.Do(func() {
+		if c.sched != nil {
+			c.sched.Stop()
+		}
 		if c.maint != nil {
 			c.maint.Stop()
 		}
