@@ -135,6 +135,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found.`,
 		a.jobCmd(),
 		a.queueCmd(),
 		a.dlqCmd(),
+		a.scheduleCmd(),
 		a.benchCmd(),
 		a.migrateCmd(),
 	)
