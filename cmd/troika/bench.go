@@ -14,6 +14,7 @@ func (a *app) benchCmd() *cobra.Command {
 	var (
 		backend  string
 		workload string
+		pgURL    string
 		p        = bench.DefaultParams()
 	)
 	cmd := &cobra.Command{
@@ -51,7 +52,7 @@ workload per line. The data directories are temporary unless --data is given
 			if err := p.Validate(); err != nil {
 				return cli.Usage(err)
 			}
-			o := bench.Options{Backend: backend, Params: p, Logger: a.logger()}
+			o := bench.Options{Backend: backend, Params: p, Logger: a.logger(), PostgresURL: pgURL}
 			if cmd.Flags().Changed("data") {
 				o.Dir = a.dataDir
 			}
@@ -75,7 +76,8 @@ workload per line. The data directories are temporary unless --data is given
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVar(&backend, "backend", bench.BackendEmbedded, "embedded (postgres and remote: not available yet)")
+	f.StringVar(&backend, "backend", bench.BackendEmbedded, "embedded or postgres (remote: not available yet)")
+	f.StringVar(&pgURL, "postgres", "", "postgres backend: connection URL (default $TROIKA_POSTGRES_URL)")
 	f.StringVar(&workload, "workload", "all", "drain, steady, idle, all, or a comma list")
 	f.IntVar(&p.Jobs, "jobs", p.Jobs, "drain: jobs inserted then drained")
 	f.IntVar(&p.Batch, "batch", p.Batch, "drain: jobs per EnqueueMany call")

@@ -106,6 +106,9 @@ type Options struct {
 	Dir      string
 	Params   Params
 	Progress ProgressFunc // nil: no progress shown
+	// PostgresURL is the database of the postgres backend; empty:
+	// $TROIKA_POSTGRES_URL.
+	PostgresURL string
 	Logger   *slog.Logger // the SDK's logger; nil: warnings to stderr
 }
 
@@ -266,9 +269,9 @@ func ParseWorkloads(s string) ([]string, error) {
 // CheckBackend returns nil for a backend this build can run.
 func CheckBackend(backend string) error {
 	switch backend {
-	case "", BackendEmbedded:
+	case "", BackendEmbedded, BackendPostgres:
 		return nil
-	case "postgres", "remote":
+	case "remote":
 		return fmt.Errorf("backend %s %w (this build has the embedded store only)", backend, ErrBackendUnavailable)
 	}
 	return fmt.Errorf("unknown backend %q (want embedded, postgres or remote)", backend)
@@ -297,6 +300,9 @@ func Run(ctx context.Context, o Options, workloads []string, emit func(*Result) 
 
 // runOne opens a fresh store, runs one workload and closes the store.
 func runOne(ctx context.Context, o Options, workload string) (res *Result, err error) {
+	if o.Backend == BackendPostgres {
+		return runPostgres(ctx, o, workload)
+	}
 	var dir string
 	if o.Dir == "" {
 		dir, err = os.MkdirTemp("", "troika-bench-"+workload+"-")
@@ -326,6 +332,11 @@ func runOne(ctx context.Context, o Options, workload string) (res *Result, err e
 			err = fmt.Errorf("close: %w", cerr)
 		}
 	}()
+	return runWith(ctx, o, c, logger, BackendEmbedded, workload)
+}
+
+// runWith runs one workload on an open Client.
+func runWith(ctx context.Context, o Options, c *troika.Client, logger *slog.Logger, backend, workload string) (res *Result, err error) {
 	r := &runner{c: c, p: o.Params, progress: o.Progress, logger: logger}
 	switch workload {
 	case Drain:
@@ -340,7 +351,7 @@ func runOne(ctx context.Context, o Options, workload string) (res *Result, err e
 	if err != nil {
 		return nil, err
 	}
-	res.Backend = BackendEmbedded
+	res.Backend = backend
 	res.Workload = workload
 	res.GoVersion = runtime.Version()
 	res.GOMAXPROCS = runtime.GOMAXPROCS(0)

@@ -89,10 +89,12 @@ func TestParseWorkloadsAndBackend(t *testing.T) {
 	if _, err := ParseWorkloads("drain,nope"); err == nil {
 		t.Error("ParseWorkloads accepted nope")
 	}
-	if err := CheckBackend("embedded"); err != nil {
-		t.Error(err)
+	for _, b := range []string{"embedded", "postgres"} {
+		if err := CheckBackend(b); err != nil {
+			t.Error(err)
+		}
 	}
-	for _, b := range []string{"postgres", "remote"} {
+	for _, b := range []string{"remote"} {
 		if err := CheckBackend(b); !errors.Is(err, ErrBackendUnavailable) {
 			t.Errorf("CheckBackend(%s) = %v", b, err)
 		}
@@ -228,8 +230,11 @@ func TestRunRejects(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	emit := func(*Result) error { return nil }
-	if err := Run(ctx, Options{Backend: "postgres", Params: DefaultParams()}, Workloads, emit); !errors.Is(err, ErrBackendUnavailable) {
-		t.Errorf("postgres: %v", err)
+	if err := Run(ctx, Options{Backend: "remote", Params: DefaultParams()}, Workloads, emit); !errors.Is(err, ErrBackendUnavailable) {
+		t.Errorf("remote: %v", err)
+	}
+	if err := Run(ctx, Options{Backend: "postgres", PostgresURL: "postgres://%zz", Params: DefaultParams()}, Workloads, emit); err == nil || !strings.Contains(err.Error(), "url") {
+		t.Errorf("postgres with a malformed URL: %v", err)
 	}
 	bad := DefaultParams()
 	bad.Jobs = 0

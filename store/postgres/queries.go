@@ -15,7 +15,7 @@ type queries struct {
 	cancel, retryIDs, retryFilter, lockIDs, deleteIDs    string
 	deleteFilter, counts, countsAll, oldest, settings    string
 	settingsAll, queueUpsert, leaderAcquire, leaderGet   string
-	leaderRelease, notify                                string
+	leaderRelease, notify, foldCounts                    string
 }
 
 const readyStates = `('available', 'scheduled', 'retryable')`
@@ -138,11 +138,14 @@ RETURNING {cols}`,
 
 		deleteIDs: `DELETE FROM {s}.jobs WHERE id = ANY($1::uuid[]) AND state <> 'running'`,
 
-		counts: `SELECT state, count(*) FROM {s}.jobs
-WHERE state = ANY('{scheduled,available,running,retryable,completed,dead,cancelled}'::text[]) AND queue = $1
-GROUP BY state`,
+		counts: `SELECT state, sum(n)::bigint, count(*) FROM {s}.queue_counts WHERE queue = $1 GROUP BY state`,
 
-		countsAll: `SELECT queue, state, count(*) FROM {s}.jobs GROUP BY queue, state`,
+		countsAll: `SELECT queue, state, sum(n)::bigint, count(*) FROM {s}.queue_counts GROUP BY queue, state`,
+
+		// Folds a queue's delta rows into one per state; the sums are
+		// preserved whatever runs concurrently.
+		foldCounts: `WITH d AS (DELETE FROM {s}.queue_counts WHERE queue = $1 RETURNING state, n)
+INSERT INTO {s}.queue_counts (queue, state, n) SELECT $1, state, sum(n) FROM d GROUP BY state HAVING sum(n) <> 0`,
 
 		// The oldest ready job of a queue: one index probe per priority.
 		oldest: `SELECT min(o.run_at) FROM generate_series(1, 4) p CROSS JOIN LATERAL (
@@ -186,7 +189,7 @@ RETURNING name, holder, epoch, expires`,
 	for _, p := range []*string{&q.insert, &q.lockKeys, &q.uniqueHolders, &q.claim, &q.ack, &q.extend, &q.expired,
 		&q.promote, &q.dueQueues, &q.get, &q.cancel, &q.lockIDs, &q.retryIDs, &q.deleteIDs, &q.counts, &q.countsAll,
 		&q.oldest, &q.settings, &q.settingsAll, &q.queueUpsert, &q.leaderAcquire, &q.leaderGet, &q.leaderRelease,
-		&q.notify} {
+		&q.notify, &q.foldCounts} {
 		*p = r.Replace(*p)
 	}
 	return q

@@ -41,18 +41,23 @@ func (s *Store) fillQueue(ctx context.Context, db dbtx, q *store.Queue, now time
 	if err != nil {
 		return err
 	}
+	var deltas int64
 	for rows.Next() {
 		var st string
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
+		var n, k int64
+		if err := rows.Scan(&st, &n, &k); err != nil {
 			rows.Close()
 			return err
 		}
 		q.Counts[store.JobState(st)] = n
+		deltas += k
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
+	}
+	if deltas > foldAfter {
+		s.fold(ctx, q.Name)
 	}
 	return s.fillOldest(ctx, db, q, now)
 }
@@ -64,6 +69,27 @@ func (s *Store) fillOldest(ctx context.Context, db dbtx, q *store.Queue, now tim
 	}
 	q.OldestAvailableAt = utc(oldest)
 	return nil
+}
+
+// foldAfter is how many delta rows a queue's counts may have before a read
+// folds them.
+const foldAfter = 64
+
+// fold folds the count rows of queue (best effort: a failure only leaves
+// more rows to sum next time).
+func (s *Store) fold(ctx context.Context, queue string) {
+	if _, err := s.pool.Exec(ctx, s.q.foldCounts, queue); err != nil {
+		s.log.Debug("troika: folding queue counts failed", "queue", queue, "error", err)
+	}
+}
+
+func allZero(m map[store.JobState]int64) bool {
+	for _, n := range m {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // QueueGet implements store.Store.
@@ -130,21 +156,32 @@ func (s *Store) QueueList(ctx context.Context, p *store.QueueListParams) ([]*sto
 		if err != nil {
 			return err
 		}
+		deltas := map[string]int64{}
 		for rows.Next() {
 			var name, st string
-			var n int64
-			if err := rows.Scan(&name, &st, &n); err != nil {
+			var n, k int64
+			if err := rows.Scan(&name, &st, &n, &k); err != nil {
 				rows.Close()
 				return err
 			}
-			get(name).Counts[store.JobState(st)] = n
+			q := get(name)
+			q.Counts[store.JobState(st)] = n
+			deltas[name] += k
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		for name, k := range deltas {
+			if k > foldAfter {
+				s.fold(ctx, name)
+			}
+		}
 		out = out[:0]
 		for _, q := range byName {
+			if q.Settings == (store.QueueSettings{}) && q.UpdatedAt.IsZero() && allZero(q.Counts) {
+				continue // every job of the queue was deleted
+			}
 			if err := s.fillOldest(ctx, s.pool, q, now); err != nil {
 				return err
 			}

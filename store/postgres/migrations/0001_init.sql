@@ -37,16 +37,16 @@ CREATE TABLE {schema}.jobs (
 CREATE INDEX jobs_ready_idx ON {schema}.jobs (queue, priority, run_at, id)
     WHERE state IN ('available', 'scheduled', 'retryable');
 
--- Counts per queue and state, lists filtered by state, the running set
--- (expired-lease scan).
-CREATE INDEX jobs_state_idx ON {schema}.jobs (state, queue, id);
+-- The running set: the expired-lease scan. Entries exist only while a job
+-- runs (the lease deadline itself is not indexed, so heartbeats are HOT).
+CREATE INDEX jobs_running_idx ON {schema}.jobs (id) WHERE state = 'running';
 
 -- Promotion and the due-job wake-up poll.
 CREATE INDEX jobs_waiting_idx ON {schema}.jobs (run_at)
     WHERE state IN ('scheduled', 'retryable');
 
--- Retention.
-CREATE INDEX jobs_finished_idx ON {schema}.jobs (finished_at)
+-- Retention, and lists and bulk retries of finished (dead…) jobs.
+CREATE INDEX jobs_finished_idx ON {schema}.jobs (state, finished_at)
     WHERE state IN ('completed', 'dead', 'cancelled');
 
 -- Unique keys (not a unique index: a key's window can pass while its job
@@ -70,3 +70,43 @@ CREATE TABLE {schema}.leaders (
     epoch   bigint      NOT NULL,
     expires timestamptz NOT NULL
 );
+
+-- Counts per queue and state, kept exact by statement-level triggers in the
+-- writing transaction: each statement that changes jobs appends its net
+-- deltas (a few rows per batch, never an update of a shared counter row, so
+-- writers do not contend), and readers sum them; the store folds the rows
+-- of a queue into one per state when they pile up. See docs/postgres.md.
+CREATE TABLE {schema}.queue_counts (
+    queue text   NOT NULL,
+    state text   NOT NULL,
+    n     bigint NOT NULL
+);
+CREATE INDEX queue_counts_queue_idx ON {schema}.queue_counts (queue);
+
+CREATE FUNCTION {schema}.count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {schema}.queue_counts (queue, state, n) SELECT queue, state, count(*) FROM new_rows GROUP BY 1, 2;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION {schema}.count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {schema}.queue_counts (queue, state, n) SELECT queue, state, -count(*) FROM old_rows GROUP BY 1, 2;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION {schema}.count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {schema}.queue_counts (queue, state, n)
+        SELECT queue, state, sum(d) FROM (
+            SELECT queue, state, -1 AS d FROM old_rows UNION ALL SELECT queue, state, 1 FROM new_rows) x
+        GROUP BY 1, 2 HAVING sum(d) <> 0;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON {schema}.jobs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_insert();
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON {schema}.jobs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_delete();
+CREATE TRIGGER jobs_count_update AFTER UPDATE ON {schema}.jobs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_update();
