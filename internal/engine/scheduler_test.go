@@ -417,3 +417,36 @@ func TestSchedulerLoop(t *testing.T) {
 		b.wantRunAts("a follower's loop")
 	})
 }
+
+func TestSchedulerDSTSpringForwardFiresAtGapEnd(t *testing.T) {
+	t.Parallel()
+	b := setupScheduler(t)
+	ny, _ := time.LoadLocation("America/New_York")
+	b.set(time.Date(2030, 3, 9, 12, 0, 0, 0, ny))
+	b.upsert(ScheduleInput{ID: "d", Spec: "30 2 * * *", TimeZone: "America/New_York"})
+	gapEnd := time.Date(2030, 3, 10, 7, 0, 0, 0, time.UTC) // 03:00 EDT; 02:30 does not exist
+	b.passAt(gapEnd.Add(-time.Second))
+	b.wantRunAts("a second before the gap ends")
+	b.passAt(gapEnd)
+	b.passAt(gapEnd.Add(30 * time.Minute)) // 03:30 EDT
+	b.wantRunAts("spring forward", gapEnd)
+}
+
+func TestSchedulerStartEnd(t *testing.T) {
+	t.Parallel()
+	b := setupScheduler(t)
+	sc := b.upsert(ScheduleInput{ID: "w", Spec: "@every 1m", StartAt: mins(10), EndAt: mins(12)})
+	if !sc.NextFireAt.Equal(mins(10)) {
+		t.Fatalf("first fire of an interval with a start: %s, want the start", sc.NextFireAt)
+	}
+	for m := 9; m <= 15; m++ {
+		b.passAt(mins(m))
+	}
+	b.wantRunAts("bounded", mins(10), mins(11), mins(12))
+	if sc := b.get("w"); !sc.NextFireAt.IsZero() {
+		t.Errorf("after the end: next fire %s, want none", sc.NextFireAt)
+	}
+	if got := UpcomingFires(b.get("w"), 5); len(got) != 0 {
+		t.Errorf("UpcomingFires after the end: %v", got)
+	}
+}
