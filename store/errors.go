@@ -33,6 +33,9 @@ var (
 	ErrLocked = errors.New("troika: data directory locked by another process")
 	// ErrCorrupt: the durable data cannot be read back faithfully.
 	ErrCorrupt = errors.New("troika: data corrupt")
+	// ErrAlreadyExists: the thing to create (a subscription name on a
+	// topic) already exists. Nothing was changed.
+	ErrAlreadyExists = errors.New("troika: already exists")
 )
 
 // InvalidArgumentError says which input was rejected and why. It matches

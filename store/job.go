@@ -78,6 +78,7 @@ type Job struct {
 	Timeout     time.Duration // how long one attempt may run; 0: the worker's default
 	UniqueKey   string        // "" when the job is not unique
 	UniqueUntil time.Time     // end of the unique window (zero when not unique)
+	OrderingKey string        // "" when the job is not ordered (see InsertJob.OrderingKey)
 	Metadata    map[string]string
 	Tags        []string
 	CreatedAt   time.Time

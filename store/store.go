@@ -157,6 +157,16 @@ type InsertJob struct {
 	UniqueUntil time.Time
 	Metadata    map[string]string
 	Tags        []string
+	// OrderingKey, when not empty, makes the job part of the FIFO line of
+	// (Queue, OrderingKey): it starts only after every job inserted before
+	// it with the same queue and key has finished (completed, dead or
+	// cancelled) or been deleted, whatever their priorities and run times;
+	// a job that is retrying or snoozed keeps its place at the head and
+	// holds the line. Jobs of different keys (or without one) are not
+	// affected. Only a backend implementing store.OrderingStore honours it
+	// (see store/topic.go); the engine refuses the option on one that does
+	// not.
+	OrderingKey string
 }
 
 // JobInsertManyParams are the params of Store.JobInsertMany.

@@ -83,6 +83,10 @@ const (
 	flagTags
 	flagErrors
 	flagResult
+	// flagMQ: the message-queue fields follow: the ordering key and the
+	// subscription ID (empty or 16 bytes) of a delivery (ordering.go,
+	// topic.go).
+	flagMQ
 	flagsKnown = 1<<iota - 1
 )
 
@@ -123,6 +127,9 @@ func appendJob(b []byte, j *job) []byte {
 		}
 		if x.result != nil {
 			flags |= flagResult
+		}
+		if x.orderingKey != "" || x.sub != nil || !x.subID.IsZero() {
+			flags |= flagMQ
 		}
 	}
 	b = append(b, flags)
@@ -178,6 +185,18 @@ func appendJob(b []byte, j *job) []byte {
 	}
 	if flags&flagResult != 0 {
 		b = appendBytes(b, x.result)
+	}
+	if flags&flagMQ != 0 {
+		b = appendString(b, x.orderingKey)
+		subID := x.subID
+		if x.sub != nil {
+			subID = x.sub.id
+		}
+		if subID.IsZero() {
+			b = appendBytes(b, nil)
+		} else {
+			b = appendBytes(b, subID[:])
+		}
 	}
 	return sealValue(b, start)
 }
@@ -307,7 +326,7 @@ func decodeJobBody(id store.ID, body []byte, in *interner) (*job, string, error)
 		j.leaseToken = r.uvarint("lease token")
 		j.leaseDeadline = r.varint("lease deadline")
 	}
-	if flags&(flagUnique|flagMetadata|flagTags|flagErrors|flagResult) != 0 {
+	if flags&(flagUnique|flagMetadata|flagTags|flagErrors|flagResult|flagMQ) != 0 {
 		j.x = &jobExtra{}
 	}
 	if flags&flagUnique != 0 {
@@ -350,6 +369,16 @@ func decodeJobBody(id store.ID, body []byte, in *interner) (*job, string, error)
 		j.x.result = slices.Clone(r.raw("result"))
 		if j.x.result == nil && r.err == nil {
 			j.x.result = []byte{}
+		}
+	}
+	if flags&flagMQ != 0 {
+		j.x.orderingKey = r.str("ordering key")
+		switch sid := r.raw("subscription id"); len(sid) {
+		case 0:
+		case 16:
+			j.x.subID = store.ID(sid) // resolved to a subscription by the rebuild
+		default:
+			r.fail("subscription id")
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

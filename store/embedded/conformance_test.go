@@ -18,3 +18,23 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestConformanceOrdering(t *testing.T) {
+	t.Parallel()
+	storetest.RunOrdering(t, openTest)
+}
+
+func TestConformanceTopics(t *testing.T) {
+	t.Parallel()
+	storetest.RunTopics(t, openTest)
+}
+
+// openTest opens a fresh store in a temporary directory for one test.
+func openTest(t *testing.T) store.Store {
+	s, err := Open(t.TempDir(), Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}

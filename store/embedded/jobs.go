@@ -22,6 +22,9 @@ func (s *Store) setStateLocked(j *job, st uint8) {
 	if j.state == st {
 		return
 	}
+	if j.x != nil && j.x.sub != nil {
+		trackDelivery(j, st) // subscription lag (topic.go)
+	}
 	s.byState[j.state].Delete(j)
 	j.q.counts[j.state]--
 	j.state = st
@@ -31,6 +34,9 @@ func (s *Store) setStateLocked(j *job, st uint8) {
 
 // detachLocked removes j from the heaps its state puts it in.
 func (s *Store) detachLocked(j *job) {
+	if j.heapIdx == blockedIdx {
+		return // waiting in its ordering-key line: in no heap (ordering.go)
+	}
 	switch {
 	case j.state == stAvailable:
 		j.q.bucket(j.prio).ready.remove(j)
@@ -67,12 +73,25 @@ func (s *Store) addJobLocked(j *job, now, clock int64, w *wakeSet) {
 	if k := j.uniqueKey(); k != "" {
 		s.uniq[k] = j
 	}
-	s.attachLocked(j, now, clock, w)
+	if j.x != nil && j.x.sub != nil {
+		j.x.sub.pending.ReplaceOrInsert(j) // subscription lag (topic.go)
+	}
+	if s.admitLocked(j) { // false: waits behind its ordering key (ordering.go)
+		s.attachLocked(j, now, clock, w)
+	}
 }
 
-// deleteJobLocked removes j from memory and adds its deletion to b.
-func (s *Store) deleteJobLocked(b *pebble.Batch, j *job) {
+// deleteJobLocked removes j from memory and adds its deletion to b. An
+// unfinished job leaves its ordering-key line and subscription lag; the
+// job that takes its key over is woken through w (clock: the store's).
+func (s *Store) deleteJobLocked(b *pebble.Batch, j *job, clock int64, w *wakeSet) {
 	s.detachLocked(j)
+	if j.state < stCompleted {
+		s.leaveLineLocked(j, clock, clock, w)
+		if j.x != nil && j.x.sub != nil {
+			j.x.sub.pending.Delete(j)
+		}
+	}
 	s.byState[j.state].Delete(j)
 	j.q.counts[j.state]--
 	delete(s.jobs, j.id)
@@ -162,6 +181,13 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 // finish. ScheduleFire shares it, so a fired job is inserted exactly as an
 // enqueued one.
 func (s *Store) insertJobsLocked(b *pebble.Batch, w *wakeSet, jobs []store.InsertJob, argBytes int, now, clock int64) []store.InsertResult {
+	return s.insertDeliveriesLocked(b, w, jobs, nil, argBytes, now, clock)
+}
+
+// insertDeliveriesLocked is insertJobsLocked where subs, when not nil,
+// names the subscription each job is a delivery of (topic.go; nil items
+// for plain jobs).
+func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store.InsertJob, subs []*subscription, argBytes int, now, clock int64) []store.InsertResult {
 	n := len(jobs)
 	res := make([]store.InsertResult, n)
 	snaps := make([]store.Job, n)
@@ -202,8 +228,13 @@ func (s *Store) insertJobsLocked(b *pebble.Batch, w *wakeSet, jobs []store.Inser
 			j.state = stScheduled
 		}
 		j.heapIdx, j.dueIdx = -1, -1
-		if in.UniqueKey != "" || len(in.Metadata) > 0 || len(in.Tags) > 0 {
-			j.x = &jobExtra{uniqueKey: in.UniqueKey, uniqueUntil: toNanos(in.UniqueUntil)}
+		var sub *subscription
+		if subs != nil {
+			sub = subs[i]
+		}
+		if in.UniqueKey != "" || len(in.Metadata) > 0 || len(in.Tags) > 0 || in.OrderingKey != "" || sub != nil {
+			j.x = &jobExtra{uniqueKey: in.UniqueKey, uniqueUntil: toNanos(in.UniqueUntil),
+				orderingKey: in.OrderingKey, sub: sub}
 			if len(in.Metadata) > 0 {
 				j.x.metadata = maps.Clone(in.Metadata)
 			}
@@ -420,6 +451,9 @@ func (s *Store) JobAckMany(ctx context.Context, p *store.JobAckManyParams) ([]er
 			}
 		}
 		s.attachLocked(j, now, clock, &w)
+		if j.state >= stCompleted {
+			s.leaveLineLocked(j, now, clock, &w) // hand the ordering key on
+		}
 		s.putJobLocked(b, j)
 	}
 	if err := s.finish(b, &w); err != nil {
@@ -677,7 +711,7 @@ func (s *Store) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store
 		s.mu.Unlock()
 		return nil, &store.StateError{ID: j.id, Op: "cancel", State: stateNames[j.state]}
 	}
-	now, _ := s.clocks(p.Now)
+	now, clock := s.clocks(p.Now)
 	s.detachLocked(j)
 	j.clearLease()
 	if p.Reason != "" {
@@ -685,10 +719,12 @@ func (s *Store) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store
 	}
 	j.finishedAt = now
 	s.setStateLocked(j, stCancelled)
+	var w wakeSet
+	s.leaveLineLocked(j, now, clock, &w) // hand the ordering key on
 	b := s.db.NewBatch()
 	s.putJobLocked(b, j)
 	out := j.snap()
-	if err := s.finish(b, nil); err != nil {
+	if err := s.finish(b, &w); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -751,7 +787,9 @@ func (s *Store) JobRetry(ctx context.Context, p *store.JobRetryParams) ([]*store
 		j.finishedAt = 0
 		j.runAt = now
 		s.setStateLocked(j, stAvailable)
-		s.attachLocked(j, now, clock, &w)
+		if s.admitLocked(j) { // false: rejoins its ordering key's line
+			s.attachLocked(j, now, clock, &w)
+		}
 		s.putJobLocked(b, j)
 	}
 	out := snapshots(todo)
@@ -799,10 +837,12 @@ func (s *Store) JobDelete(ctx context.Context, p *store.JobDeleteParams) (int, e
 		}, nil)
 	}
 	b := s.db.NewBatch()
+	var w wakeSet
+	_, clock := s.clocks(time.Time{})
 	for _, j := range todo {
-		s.deleteJobLocked(b, j)
+		s.deleteJobLocked(b, j, clock, &w)
 	}
-	if err := s.finish(b, nil); err != nil {
+	if err := s.finish(b, &w); err != nil {
 		return 0, err
 	}
 	return len(todo), nil

@@ -69,6 +69,14 @@ type jobExtra struct {
 	tags        []string
 	errors      []store.AttemptError
 	result      []byte
+	// orderingKey: the job's place in its queue's FIFO line (ordering.go).
+	orderingKey string
+	// sub: the subscription the job is a delivery of, nil for plain jobs
+	// and for deliveries of a deleted subscription (topic.go).
+	sub *subscription
+	// subID: the subscription ID read from disk, kept when it names no
+	// live subscription (deleted); sub.id wins when sub is set.
+	subID store.ID
 }
 
 func (j *job) extra() *jobExtra {
@@ -120,6 +128,7 @@ func (j *job) snapshot(out *store.Job) {
 	if x := j.x; x != nil {
 		out.UniqueKey = x.uniqueKey
 		out.UniqueUntil = fromNanos(x.uniqueUntil)
+		out.OrderingKey = x.orderingKey
 		out.Metadata = x.metadata
 		out.Tags = slices.Clip(x.tags)
 		out.Errors = slices.Clip(x.errors)
@@ -359,6 +368,9 @@ type queue struct {
 	// order, then the smaller of the two heap tops (the wait top only when
 	// due).
 	buckets []*bucket
+	// lines: the FIFO line of each ordering key with unfinished jobs
+	// (ordering.go); nil until the first ordered job.
+	lines map[string]*keyLine
 }
 
 type bucket struct {

@@ -93,6 +93,7 @@ type Store struct {
 	due       jobHeap // waiting jobs not yet signalled, by runAt
 	leaders   map[string]*store.Leader
 	schedules map[string]*store.Schedule // see schedule.go; nil until the first
+	topics    topicIndex                 // see topic.go
 	strs      interner
 	ids       idGen
 	epoch     uint64 // lease-token epoch of this open
@@ -291,7 +292,9 @@ func (s *Store) rebuild(opts Options) (err error) {
 			}
 			j.q = s.queueLocked(qname)
 			s.loadJobLocked(j, openNow, opts.ExpireLeasesOnOpen)
-			maxID = id
+			if idLess(&maxID, &id) { // events (topic.go) share the ID sequence
+				maxID = id
+			}
 		case prefixQueue:
 			q := s.queueLocked(string(key[1:]))
 			if derr := decodeQueue(val, q); derr != nil {
@@ -308,6 +311,10 @@ func (s *Store) rebuild(opts Options) (err error) {
 			if derr := s.loadScheduleLocked(key, val); derr != nil {
 				return corrupt(key, derr)
 			}
+		case prefixTopic, prefixSub, prefixEvent: // topic.go
+			if derr := s.loadTopicRecordLocked(key, val, &maxID); derr != nil {
+				return corrupt(key, derr)
+			}
 		case prefixMeta:
 			if string(key[1:]) == metaTokenEpoch {
 				if epoch, err = decodeMetaUint(val); err != nil {
@@ -321,6 +328,7 @@ func (s *Store) rebuild(opts Options) (err error) {
 	if err := it.Error(); err != nil {
 		return s.wrapReadErr(err)
 	}
+	s.pickHoldersLocked() // ordering-key lines (ordering.go), before heapifying
 	// Heaps were filled unordered; order them once (O(n)).
 	for _, q := range s.queues {
 		for _, b := range q.buckets {
@@ -375,6 +383,10 @@ func (s *Store) loadJobLocked(j *job, openNow int64, expireLeases bool) {
 	j.q.counts[j.state]++
 	if k := j.uniqueKey(); k != "" {
 		s.uniq[k] = j // IDs ascend, so the newest job with a key wins
+	}
+	s.loadDeliveryLocked(j) // subscription lag (topic.go)
+	if s.loadLineLocked(j) {
+		return // waits behind its ordering key; pickHoldersLocked decides (ordering.go)
 	}
 	switch {
 	case j.state == stAvailable:
