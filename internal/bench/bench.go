@@ -109,7 +109,11 @@ type Options struct {
 	// PostgresURL is the database of the postgres backend; empty:
 	// $TROIKA_POSTGRES_URL.
 	PostgresURL string
-	Logger   *slog.Logger // the SDK's logger; nil: warnings to stderr
+	Logger      *slog.Logger // the SDK's logger; nil: warnings to stderr
+	// ServerURL is the server of the remote backend; empty: one started in
+	// this process on a loopback port. Token is its bearer token.
+	ServerURL string
+	Token     string
 }
 
 // Result is one workload's figures. The named fields are present for every
@@ -269,10 +273,8 @@ func ParseWorkloads(s string) ([]string, error) {
 // CheckBackend returns nil for a backend this build can run.
 func CheckBackend(backend string) error {
 	switch backend {
-	case "", BackendEmbedded, BackendPostgres:
+	case "", BackendEmbedded, BackendPostgres, BackendRemote:
 		return nil
-	case "remote":
-		return fmt.Errorf("backend %s %w (this build has the embedded store only)", backend, ErrBackendUnavailable)
 	}
 	return fmt.Errorf("unknown backend %q (want embedded, postgres or remote)", backend)
 }
@@ -302,6 +304,9 @@ func Run(ctx context.Context, o Options, workloads []string, emit func(*Result) 
 func runOne(ctx context.Context, o Options, workload string) (res *Result, err error) {
 	if o.Backend == BackendPostgres {
 		return runPostgres(ctx, o, workload)
+	}
+	if o.Backend == BackendRemote {
+		return runRemote(ctx, o, workload)
 	}
 	var dir string
 	if o.Dir == "" {

@@ -88,36 +88,75 @@ func (s *Store) ackRound(ctx context.Context, p *store.JobAckManyParams, now tim
 	var woken []string
 	err := s.call(ctx, "JobAckMany", func(ctx context.Context) error {
 		woken = woken[:0]
-		rows, err := s.pool.Query(ctx, s.q.ack, ids, attempts, tokens, outcomes, runAts, aErrs, results, now, s.channel)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var ord, notified int64
-			var ok, found bool
-			var queue, state string
-			if err := rows.Scan(&ord, &ok, &queue, &state, &found, &notified); err != nil {
+		// One autocommit statement; the rare follow-ups (which missed
+		// items exist, NOTIFY for hand-backs) run after it.
+		tx := s.pool
+		return func() error {
+			rows, err := tx.Query(ctx, s.q.ack, ids, attempts, tokens, outcomes, runAts, aErrs, results, now)
+			if err != nil {
 				return err
 			}
-			i := items[ord-1]
-			switch {
-			case ok:
-				errs[i] = nil
+			applied := make([]bool, n)
+			for rows.Next() {
+				var ord int64
+				var queue, state string
+				if err := rows.Scan(&ord, &queue, &state); err != nil {
+					rows.Close()
+					return err
+				}
+				applied[ord-1] = true
 				if state == string(store.StateAvailable) && indexOf(woken, queue) < 0 {
 					woken = append(woken, queue)
 				}
-			case found:
-				errs[i] = fmt.Errorf("job %s: %w", p.Acks[i].Lease.ID, store.ErrLeaseLost)
-			default:
-				errs[i] = fmt.Errorf("job %s: %w", p.Acks[i].Lease.ID, store.ErrNotFound)
 			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		s.commits.Add(1)
-		return nil
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			s.commits.Add(1)
+			var missed []store.ID
+			for k, ok := range applied {
+				if !ok {
+					missed = append(missed, ids[k])
+				}
+			}
+			found := map[store.ID]bool{}
+			if len(missed) > 0 { // rare: tell lost leases from unknown jobs
+				rows, err := tx.Query(ctx, s.q.exist, missed)
+				if err != nil {
+					return err
+				}
+				for rows.Next() {
+					var id store.ID
+					if err := rows.Scan(&id); err != nil {
+						rows.Close()
+						return err
+					}
+					found[id] = true
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return err
+				}
+			}
+			for k, i := range items {
+				switch {
+				case applied[k]:
+					errs[i] = nil
+				case found[ids[k]]:
+					errs[i] = fmt.Errorf("job %s: %w", ids[k], store.ErrLeaseLost)
+				default:
+					errs[i] = fmt.Errorf("job %s: %w", ids[k], store.ErrNotFound)
+				}
+			}
+			if len(woken) > 0 { // hand-backs: wake workers everywhere
+				var c int64
+				if err := tx.QueryRow(ctx, s.q.notify, s.channel, woken).Scan(&c); err != nil {
+					s.log.Debug("troika: NOTIFY after a hand-back failed (the poll covers it)", "error", err)
+				}
+			}
+			return nil
+		}()
 	})
 	if err != nil {
 		return err

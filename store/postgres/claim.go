@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/troikahq/troika/store"
 )
 
@@ -54,7 +55,13 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 	}
 	var jobs []*store.Job
 	err := s.call(ctx, "JobClaim", func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, s.q.claim, names, shares, now, max, p.Worker, deadline)
+		var rows pgx.Rows
+		var err error
+		if len(names) == 1 {
+			rows, err = s.pool.Query(ctx, s.q.claimOne, names[0], now, max, p.Worker, deadline)
+		} else {
+			rows, err = s.pool.Query(ctx, s.q.claim, names, shares, now, max, p.Worker, deadline)
+		}
 		if err != nil {
 			return err
 		}

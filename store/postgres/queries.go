@@ -15,7 +15,7 @@ type queries struct {
 	cancel, retryIDs, retryFilter, lockIDs, deleteIDs    string
 	deleteFilter, counts, countsAll, oldest, settings    string
 	settingsAll, queueUpsert, leaderAcquire, leaderGet   string
-	leaderRelease, notify, foldCounts                    string
+	leaderRelease, notify, foldCounts, claimOne, exist   string
 }
 
 const readyStates = `('available', 'scheduled', 'retryable')`
@@ -67,33 +67,42 @@ UPDATE {s}.jobs j SET state = 'running', attempt = j.attempt + 1, attempted_at =
 FROM pick WHERE j.id = pick.id
 RETURNING {jcols}`,
 
+		// One queue (the common case): $1 queue, $2 now, $3 max, $4 worker,
+		// $5 deadline.
+		claimOne: `UPDATE {s}.jobs j SET state = 'running', attempt = j.attempt + 1, attempted_at = $2,
+  lease_token = nextval('{s}.lease_token_seq'), lease_holder = $4, lease_deadline = $5
+WHERE j.id IN (
+  SELECT x.id FROM {s}.jobs x
+  WHERE x.queue = $1 AND x.state IN {ready} AND x.run_at <= $2
+    AND NOT EXISTS (SELECT 1 FROM {s}.queues q WHERE q.name = $1 AND q.paused)
+  ORDER BY x.priority, x.run_at, x.id
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED)
+RETURNING {jcols}`,
+
 		// $1 ids, $2 attempts, $3 tokens, $4 outcomes, $5 run_at, $6 errors,
 		// $7 results, $8 now, $9 channel. Outcomes: 1 complete, 2 retry,
 		// 3 dead, 4 cancel, 5 snooze (store.AckOutcome).
 		ack: `WITH a AS (
   SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::smallint[], $5::timestamptz[], $6::text[], $7::text[])
     WITH ORDINALITY AS a(id, attempt, token, outcome, run_at, err, result, ord)
-), upd AS (
-  UPDATE {s}.jobs j SET
-    state = CASE a.outcome WHEN 1 THEN 'completed' WHEN 2 THEN 'retryable' WHEN 3 THEN 'dead' WHEN 4 THEN 'cancelled'
-            ELSE CASE WHEN a.run_at <= $8 THEN 'available' ELSE 'scheduled' END END,
-    attempt = CASE WHEN a.outcome = 5 THEN j.attempt - 1 ELSE j.attempt END,
-    run_at = CASE WHEN a.outcome IN (2, 5) THEN a.run_at ELSE j.run_at END,
-    finished_at = CASE WHEN a.outcome IN (1, 3, 4) THEN $8 END,
-    result = CASE WHEN a.outcome = 1 THEN a.result::json ELSE j.result END,
-    errors = CASE WHEN a.err IS NULL THEN j.errors
-             ELSE coalesce(j.errors, '[]'::jsonb) || jsonb_build_array(a.err::jsonb) END,
-    lease_token = 0, lease_holder = NULL, lease_deadline = NULL
-  FROM a
-  WHERE j.id = a.id AND j.state = 'running' AND j.attempt = a.attempt AND j.lease_token = a.token
-  RETURNING a.ord, j.queue, j.state
-), n AS (
-  SELECT count(pg_notify($9, d.queue)) AS n FROM (SELECT DISTINCT queue FROM upd WHERE state = 'available') d
 )
-SELECT a.ord, upd.ord IS NOT NULL, coalesce(upd.queue, ''), coalesce(upd.state, ''),
-       CASE WHEN upd.ord IS NULL THEN EXISTS (SELECT 1 FROM {s}.jobs x WHERE x.id = a.id) ELSE true END,
-       (SELECT n FROM n)
-FROM a LEFT JOIN upd ON upd.ord = a.ord`,
+UPDATE {s}.jobs j SET
+  state = CASE a.outcome WHEN 1 THEN 'completed' WHEN 2 THEN 'retryable' WHEN 3 THEN 'dead' WHEN 4 THEN 'cancelled'
+          ELSE CASE WHEN a.run_at <= $8 THEN 'available' ELSE 'scheduled' END END,
+  attempt = CASE WHEN a.outcome = 5 THEN j.attempt - 1 ELSE j.attempt END,
+  run_at = CASE WHEN a.outcome IN (2, 5) THEN a.run_at ELSE j.run_at END,
+  finished_at = CASE WHEN a.outcome IN (1, 3, 4) THEN $8 END,
+  result = CASE WHEN a.outcome = 1 THEN a.result::json ELSE j.result END,
+  errors = CASE WHEN a.err IS NULL THEN j.errors
+           ELSE coalesce(j.errors, '[]'::jsonb) || jsonb_build_array(a.err::jsonb) END,
+  lease_token = 0, lease_holder = NULL, lease_deadline = NULL
+FROM a
+WHERE j.id = a.id AND j.state = 'running' AND j.attempt = a.attempt AND j.lease_token = a.token
+RETURNING a.ord, j.queue, j.state`,
+
+		// Which of the ids exist (to tell a lost lease from an unknown job).
+		exist: `SELECT id FROM {s}.jobs WHERE id = ANY($1::uuid[])`,
 
 		// $1 ids, $2 attempts, $3 tokens, $4 deadline.
 		extend: `WITH a AS (
@@ -189,7 +198,7 @@ RETURNING name, holder, epoch, expires`,
 	for _, p := range []*string{&q.insert, &q.lockKeys, &q.uniqueHolders, &q.claim, &q.ack, &q.extend, &q.expired,
 		&q.promote, &q.dueQueues, &q.get, &q.cancel, &q.lockIDs, &q.retryIDs, &q.deleteIDs, &q.counts, &q.countsAll,
 		&q.oldest, &q.settings, &q.settingsAll, &q.queueUpsert, &q.leaderAcquire, &q.leaderGet, &q.leaderRelease,
-		&q.notify, &q.foldCounts} {
+		&q.notify, &q.foldCounts, &q.claimOne, &q.exist} {
 		*p = r.Replace(*p)
 	}
 	return q
