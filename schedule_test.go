@@ -446,3 +446,19 @@ func benchFireLag(b *testing.B, schedules, seconds int) {
 		b.ReportMetric(float64(len(lags)), "fires")
 	}
 }
+
+// TestScheduleUnpauseByUpsertIsNotAMisfire: resuming by upserting Paused
+// false, like ResumeSchedule, continues at the next instant after now.
+func TestScheduleUnpauseByUpsertIsNotAMisfire(t *testing.T) {
+	t.Parallel()
+	b := setupAt(t, minute(0).Add(10*time.Second))
+	s := troika.Schedule{ID: "m", Spec: "* * * * *", Paused: true, Options: []troika.EnqueueOption{troika.Queue("u")}}
+	b.upsertSchedule(t, s)
+	b.clock.set(minute(7).Add(20 * time.Second))
+	s.Paused = false
+	if res := b.upsertSchedule(t, s); !res.Changed || !res.Schedule.NextFireAt.Equal(minute(8)) {
+		t.Fatalf("unpause by upsert: Changed %t next %s, want changed and 00:08", res.Changed, res.Schedule.NextFireAt.Format(time.TimeOnly))
+	}
+	b.passAt(t, minute(8))
+	wantRunAts(t, "after unpausing", runAts(t, b.ctx, b.client, "u"), minute(8))
+}

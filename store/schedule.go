@@ -31,7 +31,8 @@ type ScheduleStore interface {
 	// p.Paused does not change it, nothing is written and the result has
 	// Changed false: upserting the same schedule from N processes at once
 	// is safe and idempotent. NextFireAt is set to p.NextFireAt whenever the
-	// definition changes (or on create); otherwise it is kept.
+	// definition changes, on create, and when p.Paused resumes a paused
+	// schedule; otherwise it is kept.
 	ScheduleUpsert(ctx context.Context, p *ScheduleUpsertParams) (*ScheduleUpsertResult, error)
 
 	// ScheduleGet returns one schedule, or ErrNotFound.

@@ -218,6 +218,9 @@ func (s *Store) ScheduleUpsert(ctx context.Context, p *store.ScheduleUpsertParam
 		if p.Paused != nil && *p.Paused != old.Paused {
 			sc.Paused = *p.Paused
 			res.Changed = true
+			if !sc.Paused {
+				sc.NextFireAt = p.NextFireAt // resumed: instants passed while paused are not misfires
+			}
 		}
 		if !res.Changed {
 			s.mu.Unlock()

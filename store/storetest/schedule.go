@@ -253,10 +253,17 @@ func testScheduleUpsertPaused(h *schedHarness) {
 	if res.Changed || !res.Schedule.Paused {
 		h.t.Errorf("upsert with Paused nil: Changed %t Paused %t, want unchanged and paused", res.Changed, res.Schedule.Paused)
 	}
-	res = h.upsert(store.ScheduleUpsertParams{Definition: newDefinition("p"), Paused: &no, NextFireAt: at(time.Minute), Now: at(2 * time.Second)})
+	res = h.upsert(store.ScheduleUpsertParams{Definition: newDefinition("p"), Paused: &no, NextFireAt: at(time.Hour), Now: at(2 * time.Second)})
 	if !res.Changed || res.Schedule.Paused || h.getSchedule("p").Paused {
 		h.t.Errorf("upsert with Paused false: Changed %t Paused %t, want changed and running", res.Changed, res.Schedule.Paused)
 	}
+	// Resuming takes the caller's NextFireAt: what passed while paused is not due.
+	h.wantTime("NextFireAt after an upsert resumed it", h.getSchedule("p").NextFireAt, at(time.Hour))
+	res = h.upsert(store.ScheduleUpsertParams{Definition: newDefinition("p"), Paused: &no, NextFireAt: at(2 * time.Hour), Now: at(3 * time.Second)})
+	if res.Changed {
+		h.t.Error("upsert with Paused false on a running schedule and the same definition: Changed, want a no-op")
+	}
+	h.wantTime("NextFireAt after a no-op upsert", h.getSchedule("p").NextFireAt, at(time.Hour))
 }
 
 func testScheduleUpsertConcurrent(h *schedHarness) {
