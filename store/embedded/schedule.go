@@ -41,7 +41,7 @@ type scheduleRecord struct {
 	CatchUpLimit int               `json:"catchUp,omitempty"`
 	Overlap      string            `json:"overlap"`
 	Kind         string            `json:"kind"`
-	Args         json.RawMessage   `json:"args,omitempty"`
+	Args         []byte            `json:"args,omitempty"` // base64: byte-exact (a RawMessage would be compacted)
 	Queue        string            `json:"queue"`
 	Priority     int               `json:"prio"`
 	MaxAttempts  int               `json:"maxAttempts"`
@@ -117,7 +117,7 @@ func decodeSchedule(id string, v []byte) (*store.Schedule, error) {
 			MisfirePolicy: store.MisfirePolicy(r.Misfire), CatchUpLimit: r.CatchUpLimit,
 			OverlapPolicy: store.OverlapPolicy(r.Overlap),
 			Job: store.JobTemplate{
-				Kind: r.Kind, Args: []byte(r.Args), Queue: r.Queue, Priority: r.Priority,
+				Kind: r.Kind, Args: r.Args, Queue: r.Queue, Priority: r.Priority,
 				MaxAttempts: r.MaxAttempts, Timeout: time.Duration(r.Timeout), Metadata: r.Metadata, Tags: r.Tags,
 			},
 		},

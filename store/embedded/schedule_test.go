@@ -42,7 +42,7 @@ func TestScheduleSurvivesReopen(t *testing.T) {
 		ID: "nightly", Spec: "0 3 * * *", TimeZone: "Europe/Berlin", Jitter: time.Second,
 		StartAt: t0, EndAt: t0.Add(24 * 365 * time.Hour),
 		MisfirePolicy: store.MisfireCatchUp, CatchUpLimit: 2, OverlapPolicy: store.OverlapQueueOne,
-		Job: store.JobTemplate{Kind: "report", Args: []byte(`{"a":[1,2]}`), Queue: "q", Priority: 1, MaxAttempts: 3,
+		Job: store.JobTemplate{Kind: "report", Args: []byte(`{"a": [1, 2]}`), Queue: "q", Priority: 1, MaxAttempts: 3,
 			Timeout: time.Minute, Metadata: map[string]string{"k": "v"}, Tags: []string{"t"}},
 	}
 	s := open()
