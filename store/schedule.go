@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"time"
 )
 
@@ -257,8 +260,9 @@ type ScheduleFireParams struct {
 }
 
 // Equal reports whether d and o declare the same schedule (times compared
-// as instants at microsecond precision, which every backend keeps; nil and
-// empty maps and slices equal).
+// as instants at microsecond precision, which every backend keeps; args as
+// JSON values, so a backend that normalises JSON, such as jsonb, still
+// compares equal; nil and empty maps and slices equal).
 func (d *ScheduleDefinition) Equal(o *ScheduleDefinition) bool {
 	us := func(a, b time.Time) bool { return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond)) }
 	if d.ID != o.ID || d.Spec != o.Spec || d.TimeZone != o.TimeZone || d.Jitter != o.Jitter ||
@@ -267,7 +271,7 @@ func (d *ScheduleDefinition) Equal(o *ScheduleDefinition) bool {
 		return false
 	}
 	a, b := &d.Job, &o.Job
-	if a.Kind != b.Kind || string(a.Args) != string(b.Args) || a.Queue != b.Queue || a.Priority != b.Priority ||
+	if a.Kind != b.Kind || !sameJSON(a.Args, b.Args) || a.Queue != b.Queue || a.Priority != b.Priority ||
 		a.MaxAttempts != b.MaxAttempts || a.Timeout != b.Timeout || len(a.Metadata) != len(b.Metadata) || len(a.Tags) != len(b.Tags) {
 		return false
 	}
@@ -282,4 +286,28 @@ func (d *ScheduleDefinition) Equal(o *ScheduleDefinition) bool {
 		}
 	}
 	return true
+}
+
+// sameJSON reports whether a and b are the same bytes or encode the same
+// JSON value (object key order and spacing aside; numbers compared by their
+// text).
+func sameJSON(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	decode := func(p []byte) (any, bool) {
+		if len(p) == 0 {
+			p = []byte("{}")
+		}
+		d := json.NewDecoder(bytes.NewReader(p))
+		d.UseNumber()
+		var v any
+		if d.Decode(&v) != nil || d.More() {
+			return nil, false
+		}
+		return v, true
+	}
+	va, oka := decode(a)
+	vb, okb := decode(b)
+	return oka && okb && reflect.DeepEqual(va, vb)
 }
