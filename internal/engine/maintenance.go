@@ -43,6 +43,7 @@ type Maintenance struct {
 	rescuer  *Rescuer
 	promoter *Promoter
 	retain   *Retention
+	trim     *TopicRetention // topic events past retention (topic_retention.go)
 	services []*Service
 	started  atomic.Bool
 }
@@ -70,12 +71,14 @@ func NewMaintenance(cfg MaintenanceConfig) *Maintenance {
 		rescuer:  NewRescuer(cfg.Store, cfg.Now, cfg.Backoff, c, cfg.Logger),
 		promoter: NewPromoter(cfg.Store, cfg.Now, c),
 		retain:   NewRetention(cfg.Store, cfg.Now, cfg.Retention, c, cfg.Logger),
+		trim:     NewTopicRetention(cfg.Store, cfg.Now, c, cfg.Logger),
 	}
 	m.services = []*Service{
 		m.service("leader", m.elector.Pass, true),
 		m.service("rescuer", m.leaderOnly(m.rescuer.Pass), false),
 		m.service("promoter", m.leaderOnly(m.promoter.Pass), false),
 		m.service("retention", m.leaderOnly(m.retain.Pass), false),
+		m.service("topic-retention", m.leaderOnly(m.trim.Pass), false),
 	}
 	return m
 }
@@ -128,7 +131,7 @@ func (m *Maintenance) Stop() {
 }
 
 // RunOnce runs one pass of every service synchronously, in order (leader,
-// rescuer, promoter, retention), and returns their errors joined. Tests and
+// rescuer, promoter, retention, topic retention), and returns their errors joined. Tests and
 // tools use it; it may run alongside the services.
 func (m *Maintenance) RunOnce(ctx context.Context) error {
 	return errors.Join(
@@ -136,6 +139,7 @@ func (m *Maintenance) RunOnce(ctx context.Context) error {
 		m.leaderOnly(m.rescuer.Pass)(ctx),
 		m.leaderOnly(m.promoter.Pass)(ctx),
 		m.leaderOnly(m.retain.Pass)(ctx),
+		m.leaderOnly(m.trim.Pass)(ctx),
 	)
 }
 

@@ -66,6 +66,8 @@ type JobOptions struct {
 	HasUnique      bool
 	Metadata       map[string]string
 	Tags           []string
+	OrderingKey    string // with HasOrderingKey: FIFO, one at a time per queue and key (topic.go)
+	HasOrderingKey bool
 }
 
 // Build validates one job and fills dst with it, defaults applied. index is
@@ -95,6 +97,9 @@ func (o *JobOptions) Build(dst *store.InsertJob, index int, kind string, args []
 		return err
 	}
 	if err := o.buildUnique(dst, index, now); err != nil {
+		return err
+	}
+	if err := o.buildOrdering(dst, index); err != nil {
 		return err
 	}
 	return o.buildLabels(dst, index)
