@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,6 +30,15 @@ func PostgresSchema(name string) PostgresOption {
 // binary's version (`troika migrate up` ran), instead of migrating it.
 func PostgresSkipMigrate() PostgresOption {
 	return func(o *postgres.Options) { o.SkipMigrate = true }
+}
+
+// PostgresRetryTimeout bounds how long one store call retries while
+// PostgreSQL is unreachable, restarting or read only before it fails with an
+// error matching postgres.ErrUnavailable (default 10s; negative: no
+// retries). Workers ride out outages shorter than this without losing an
+// ack.
+func PostgresRetryTimeout(d time.Duration) PostgresOption {
+	return func(o *postgres.Options) { o.RetryTimeout = d }
 }
 
 // OpenPostgres returns a Client over PostgreSQL through pool, which the

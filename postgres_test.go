@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/troikahq/troika"
+	"github.com/troikahq/troika/store/postgres"
 )
 
 func pgURL() string {
@@ -277,4 +281,188 @@ func TestOpenPostgres(t *testing.T) {
 			t.Errorf("GetJob after Close: %v, want ErrClosed", err)
 		}
 	})
+}
+
+// faultBundle is a Client whose connections carry a unique
+// application_name, so that a test can kill exactly them.
+type faultBundle struct {
+	client *troika.Client
+	admin  *pgxpool.Pool // the test's own connections, never killed
+	app    string
+	schema string
+}
+
+func faultSetup(t *testing.T) *faultBundle {
+	t.Helper()
+	admin := pgTestPool(t)
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	tag := hex.EncodeToString(r[:])
+	f := &faultBundle{admin: admin, app: "troika-fault-" + tag, schema: "fault_" + tag}
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+f.schema+" CASCADE") })
+	cfg, err := pgxpool.ParseConfig(pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 6
+	cfg.ConnConfig.RuntimeParams["application_name"] = f.app
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	c, err := troika.OpenPostgres(t.Context(), pool, troika.Config{Logger: quietLogger(), SweepInterval: 50 * time.Millisecond},
+		troika.PostgresSchema(f.schema))
+	if err != nil {
+		t.Fatalf("OpenPostgres: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	f.client = c
+	return f
+}
+
+// killConnections terminates every backend of the Client and returns how
+// many it killed.
+func (f *faultBundle) killConnections(ctx context.Context) (int, error) {
+	var n int
+	err := f.admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1 AND pid <> pg_backend_pid()`, f.app).Scan(&n)
+	return n, err
+}
+
+// chaosRun enqueues jobs while a worker runs and fault() strikes, then
+// checks that every acknowledged enqueue was handled, nothing is left
+// running, and the worker survived.
+func chaosRun(t *testing.T, f *faultBundle, fault func(ctx context.Context) error) {
+	t.Helper()
+	ctx := t.Context()
+	var mu sync.Mutex
+	handled := map[troika.JobID]int{}
+	w := troika.NewWorker(f.client, troika.WorkerConfig{Concurrency: 20, LeaseTTL: 2 * time.Second, Logger: quietLogger()})
+	troika.Handle(w, func(ctx context.Context, j *troika.Job[Email]) error {
+		mu.Lock()
+		handled[j.ID]++
+		mu.Unlock()
+		return nil
+	})
+	wctx, stopWorker := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- w.Run(wctx) }()
+
+	const batches, per = 40, 25
+	var acked []troika.JobID
+	enqErrs := 0
+	faultDone := make(chan error, 1)
+	go func() { faultDone <- fault(ctx) }()
+	for i := range batches {
+		items := make([]troika.EnqueueItem, per)
+		for k := range items {
+			items[k] = troika.EnqueueItem{Args: Email{To: "x"}}
+		}
+		res, err := f.client.EnqueueMany(ctx, items...)
+		if err != nil {
+			enqErrs++ // not acknowledged: may or may not exist
+			continue
+		}
+		for _, r := range res {
+			acked = append(acked, r.ID)
+		}
+		if i%4 == 0 {
+			time.Sleep(20 * time.Millisecond) // pace the producer across the faults, not synchronisation
+		}
+	}
+	if err := <-faultDone; err != nil {
+		t.Fatalf("fault: %v", err)
+	}
+	eventually(t, 60*time.Second, func() bool {
+		q, err := f.client.QueueStats(ctx, troika.DefaultQueue)
+		if err != nil {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range acked {
+			if handled[id] == 0 {
+				return false
+			}
+		}
+		return q.Counts[troika.StateRunning] == 0 && q.Counts[troika.StateAvailable] == 0 && q.Counts[troika.StateRetryable] == 0
+	}, "every acknowledged job handled and nothing left running")
+	stopWorker()
+	if err := <-runErr; err != nil {
+		t.Errorf("Worker.Run returned %v; it must ride out the faults", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	dups := 0
+	for _, n := range handled {
+		dups += n - 1
+	}
+	t.Logf("%d jobs acknowledged, %d enqueue calls failed, %d handled, %d duplicate runs", len(acked), enqErrs, len(handled), dups)
+}
+
+func TestPostgresFaults(t *testing.T) {
+	t.Parallel()
+	t.Run("TerminatedBackends", func(t *testing.T) {
+		t.Parallel()
+		f := faultSetup(t)
+		chaosRun(t, f, func(ctx context.Context) error {
+			killed := 0
+			for range 8 {
+				n, err := f.killConnections(ctx)
+				if err != nil {
+					return err
+				}
+				killed += n
+				time.Sleep(150 * time.Millisecond) // spread the kills over the run, not synchronisation
+			}
+			if killed == 0 {
+				return errors.New("no backend of the client was found to kill")
+			}
+			return nil
+		})
+	})
+	t.Run("ServerRestart", func(t *testing.T) {
+		if os.Getenv("TROIKA_PG_RESTART_TEST") != "1" {
+			t.Skip("restarts the PostgreSQL server (disrupting everyone using it); set TROIKA_PG_RESTART_TEST=1")
+		}
+		f := faultSetup(t)
+		chaosRun(t, f, func(ctx context.Context) error {
+			time.Sleep(300 * time.Millisecond) // let the run get going, not synchronisation
+			out, err := exec.CommandContext(ctx, "pg_ctlcluster", "--skip-systemctl-redirect", pgVersion(t), "main", "restart", "-m", "immediate").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("pg_ctlcluster restart: %v: %s", err, out)
+			}
+			return nil
+		})
+	})
+	t.Run("DownGivesRetryableError", func(t *testing.T) {
+		t.Parallel()
+		pool, err := pgxpool.New(t.Context(), "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		start := time.Now()
+		_, err = troika.OpenPostgres(t.Context(), pool, troika.Config{Logger: quietLogger()}, troika.PostgresRetryTimeout(300*time.Millisecond))
+		if time.Since(start) > 10*time.Second {
+			t.Errorf("OpenPostgres with the database down took %s; the retry timeout is 300ms", time.Since(start))
+		}
+		if !errors.Is(err, postgres.ErrUnavailable) {
+			t.Fatalf("OpenPostgres with the database down: %v, want postgres.ErrUnavailable", err)
+		}
+		var r interface{ Retryable() bool }
+		if !errors.As(err, &r) || !r.Retryable() {
+			t.Errorf("error %v does not declare itself retryable", err)
+		}
+	})
+}
+
+// pgVersion is the major version of the local cluster (/etc/postgresql/N).
+func pgVersion(t *testing.T) string {
+	entries, err := os.ReadDir("/etc/postgresql")
+	if err != nil || len(entries) == 0 {
+		t.Skipf("no local cluster under /etc/postgresql: %v", err)
+	}
+	return entries[0].Name()
 }
