@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -33,7 +35,7 @@ func (s *Server) buildInsert(dst *store.InsertJob, index int, r *v1.EnqueueReque
 	if r.GetOrderingKey() != "" {
 		return connect.NewError(connect.CodeUnimplemented, fmt.Errorf("troika: %s: ordering keys are not supported yet", field("orderingKey")))
 	}
-	args, err := wire.JSON(field("args"), r.GetArgs())
+	args, err := wire.Raw(field("args"), r.GetArgs(), r.ArgsJson)
 	if err != nil {
 		return err
 	}
@@ -141,9 +143,13 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// jobOut converts a job for a response.
-func jobOut(j *store.Job) (*v1.Job, error) {
-	out, err := wire.Job(j, false)
+// binary reports whether a request uses a binary protobuf codec (then jobs
+// carry their args as raw JSON bytes, see wire.Job).
+func binary(h http.Header) bool { return !strings.Contains(h.Get("Content-Type"), "json") }
+
+// jobOut converts a job for a response (raw: for a binary client).
+func jobOut(j *store.Job, raw bool) (*v1.Job, error) {
+	out, err := wire.Job(j, false, raw)
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -159,7 +165,7 @@ func (j *jobService) GetJob(ctx context.Context, req *connect.Request[v1.GetJobR
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	out, err := jobOut(row)
+	out, err := jobOut(row, binary(req.Header()))
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +189,7 @@ func (j *jobService) ListJobs(ctx context.Context, req *connect.Request[v1.ListJ
 	}
 	resp := &v1.ListJobsResponse{Jobs: make([]*v1.Job, len(page.Jobs))}
 	for i, row := range page.Jobs {
-		if resp.Jobs[i], err = jobOut(row); err != nil {
+		if resp.Jobs[i], err = jobOut(row, binary(req.Header())); err != nil {
 			return nil, err
 		}
 	}
@@ -202,7 +208,7 @@ func (j *jobService) CancelJob(ctx context.Context, req *connect.Request[v1.Canc
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	out, err := jobOut(row)
+	out, err := jobOut(row, binary(req.Header()))
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +224,7 @@ func (j *jobService) RetryJob(ctx context.Context, req *connect.Request[v1.Retry
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	out, err := jobOut(row)
+	out, err := jobOut(row, binary(req.Header()))
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +243,7 @@ func (j *jobService) DeleteJob(ctx context.Context, req *connect.Request[v1.Dele
 	if err := j.s.client.DeleteJob(context.WithoutCancel(ctx), id); err != nil {
 		return nil, toConnect(err)
 	}
-	out, err := jobOut(row)
+	out, err := jobOut(row, binary(req.Header()))
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,7 @@ func New(o Options) (*Server, error) {
 		connect.WithInterceptors(&authInterceptor{tokens: tokens}),
 		connect.WithCodec(strictJSON{}),
 		connect.WithReadMaxBytes(s.cfg.MaxBodyBytes),
+		connect.WithCompressMinBytes(16 << 10), // small messages are cheaper sent as they are
 	}
 	s.mux.Handle(troikav1connect.NewJobServiceHandler(&jobService{s}, opts...))
 	s.mux.Handle(troikav1connect.NewWorkerServiceHandler(&workerService{s}, opts...))

@@ -128,7 +128,7 @@ func (w *workerService) Claim(ctx context.Context, req *connect.Request[v1.Claim
 				w.s.handBack(jobs)
 				return nil, toConnect(ctx.Err())
 			}
-			return w.claimed(jobs)
+			return w.claimed(jobs, binary(req.Header()))
 		}
 		if wait <= 0 || w.s.isDraining() {
 			return connect.NewResponse(&v1.ClaimResponse{Jobs: []*v1.Job{}}), nil
@@ -159,10 +159,10 @@ func (w *workerService) Claim(ctx context.Context, req *connect.Request[v1.Claim
 	}
 }
 
-func (w *workerService) claimed(jobs []*store.Job) (*connect.Response[v1.ClaimResponse], error) {
+func (w *workerService) claimed(jobs []*store.Job, raw bool) (*connect.Response[v1.ClaimResponse], error) {
 	resp := &v1.ClaimResponse{Jobs: make([]*v1.Job, len(jobs))}
 	for i, j := range jobs {
-		out, err := wire.Job(j, true)
+		out, err := wire.Job(j, true, raw)
 		if err != nil {
 			w.s.handBack(jobs)
 			return nil, toConnect(err)
@@ -330,7 +330,7 @@ func (w *workerService) Complete(ctx context.Context, req *connect.Request[v1.Co
 		return nil, err
 	}
 	return w.s.ack(ctx, b, func(_, i int, a *store.JobAck) error {
-		res, err := wire.JSON(fmt.Sprintf("leases[%d].result", i), in[i].GetResult())
+		res, err := wire.Raw(fmt.Sprintf("leases[%d].result", i), in[i].GetResult(), in[i].ResultJson)
 		if err != nil {
 			return err
 		}

@@ -53,6 +53,9 @@ workload per line. The data directories are temporary unless --data is given
 				return cli.Usage(err)
 			}
 			o := bench.Options{Backend: backend, Params: p, Logger: a.logger(), PostgresURL: pgURL}
+			if backend == bench.BackendRemote && cmd.Flags().Changed("server") {
+				o.ServerURL, o.Token = a.server, a.token
+			}
 			if cmd.Flags().Changed("data") {
 				o.Dir = a.dataDir
 			}
@@ -76,7 +79,7 @@ workload per line. The data directories are temporary unless --data is given
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVar(&backend, "backend", bench.BackendEmbedded, "embedded or postgres (remote: not available yet)")
+	f.StringVar(&backend, "backend", bench.BackendEmbedded, "embedded, postgres or remote (over the API: --server, or a server started in-process)")
 	f.StringVar(&pgURL, "postgres", "", "postgres backend: connection URL (default $TROIKA_POSTGRES_URL)")
 	f.StringVar(&workload, "workload", "all", "drain, steady, idle, all, or a comma list")
 	f.IntVar(&p.Jobs, "jobs", p.Jobs, "drain: jobs inserted then drained")

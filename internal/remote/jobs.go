@@ -17,18 +17,26 @@ type watchRequest = v1.WatchRequest
 // enqueueRequest converts an already validated job for the wire. Times
 // relative to p.Now (the unique window) are sent as durations, so the
 // server's clock decides.
-func enqueueRequest(j *store.InsertJob, now time.Time, index int) (*v1.EnqueueRequest, error) {
-	field := "args"
-	if index >= 0 {
-		field = fmt.Sprintf("jobs[%d].args", index)
-	}
-	args, err := wire.Value(field, j.Args)
-	if err != nil {
-		return nil, err
-	}
+func (s *Store) enqueueRequest(j *store.InsertJob, now time.Time, index int) (*v1.EnqueueRequest, error) {
 	r := &v1.EnqueueRequest{
-		Kind: j.Kind, Args: args, Queue: j.Queue, Priority: int32(j.Priority), MaxAttempts: int32(j.MaxAttempts),
+		Kind: j.Kind, Queue: j.Queue, Priority: int32(j.Priority), MaxAttempts: int32(j.MaxAttempts),
 		Timeout: wire.Duration(j.Timeout), Metadata: j.Metadata, Tags: j.Tags,
+	}
+	if s.json {
+		field := "args"
+		if index >= 0 {
+			field = fmt.Sprintf("jobs[%d].args", index)
+		}
+		args, err := wire.Value(field, j.Args)
+		if err != nil {
+			return nil, err
+		}
+		r.Args = args
+	} else {
+		r.ArgsJson = j.Args
+		if r.ArgsJson == nil {
+			r.ArgsJson = []byte{}
+		}
 	}
 	if !j.RunAt.IsZero() && j.RunAt.After(now) {
 		r.RunAt = wire.Time(j.RunAt)
@@ -57,7 +65,7 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 		if len(p.Jobs) == 1 {
 			index = -1
 		}
-		r, err := enqueueRequest(&p.Jobs[i], now, index)
+		r, err := s.enqueueRequest(&p.Jobs[i], now, index)
 		if err != nil {
 			return nil, err
 		}

@@ -94,11 +94,17 @@ func (s *Store) JobAckMany(ctx context.Context, p *store.JobAckManyParams) ([]er
 		id, tok := a.Lease.ID.String(), wire.EncodeLease(a.Lease)
 		switch a.Outcome {
 		case store.AckComplete:
-			res, err := wire.Value(fmt.Sprintf("acks[%d].result", i), a.Result)
-			if err != nil {
-				return nil, err
+			it := &v1.CompleteItem{Id: id, LeaseToken: tok}
+			if s.json {
+				res, err := wire.Value(fmt.Sprintf("acks[%d].result", i), a.Result)
+				if err != nil {
+					return nil, err
+				}
+				it.Result = res
+			} else {
+				it.ResultJson = a.Result
 			}
-			complete.Leases = append(complete.Leases, &v1.CompleteItem{Id: id, LeaseToken: tok, Result: res})
+			complete.Leases = append(complete.Leases, it)
 			ci = append(ci, i)
 		case store.AckRetry, store.AckDead, store.AckCancel:
 			it := &v1.FailItem{Id: id, LeaseToken: tok}

@@ -86,16 +86,32 @@ func JSON(field string, v *structpb.Value) ([]byte, error) {
 	return b, nil
 }
 
-// Job converts a stored job to its wire form. The lease token is included
-// only when withLease is set (in Claim responses).
-func Job(j *store.Job, withLease bool) (*v1.Job, error) {
-	args, err := Value("args", j.Args)
-	if err != nil {
-		return nil, err
+// Raw returns the JSON of a field given either as a Value or as raw bytes
+// (the argsJson / resultJson form); giving both is an error.
+func Raw(field string, v *structpb.Value, raw []byte) ([]byte, error) {
+	if raw == nil {
+		return JSON(field, v)
 	}
-	result, err := Value("result", j.Result)
-	if err != nil {
-		return nil, err
+	if v != nil {
+		return nil, &store.InvalidArgumentError{Field: field, Reason: "give " + field + " or " + field + "Json, not both"}
+	}
+	return raw, nil
+}
+
+// Job converts a stored job to its wire form. The lease token is included
+// only when withLease is set (in Claim responses). With raw (for binary
+// protobuf clients) args and result travel as bytes in argsJson and
+// resultJson instead of as protobuf Values, which saves two conversions.
+func Job(j *store.Job, withLease, raw bool) (*v1.Job, error) {
+	var args, result *structpb.Value
+	var err error
+	if !raw {
+		if args, err = Value("args", j.Args); err != nil {
+			return nil, err
+		}
+		if result, err = Value("result", j.Result); err != nil {
+			return nil, err
+		}
 	}
 	out := &v1.Job{
 		Id: j.ID.String(), Kind: j.Kind, Args: args, Queue: j.Queue, Priority: int32(j.Priority),
@@ -111,6 +127,13 @@ func Job(j *store.Job, withLease bool) (*v1.Job, error) {
 			out.Errors[i] = &v1.AttemptError{At: Time(e.At), Attempt: int32(e.Attempt), Message: e.Message, Stack: e.Stack}
 		}
 	}
+	if raw {
+		out.ArgsJson = j.Args
+		if out.ArgsJson == nil {
+			out.ArgsJson = []byte{}
+		}
+		out.ResultJson = j.Result
+	}
 	if withLease && j.State == store.StateRunning {
 		out.LeaseToken = EncodeLease(j.Lease())
 	}
@@ -124,11 +147,11 @@ func FromJob(p *v1.Job) (*store.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job id: %w", err)
 	}
-	args, err := JSON("args", p.GetArgs())
+	args, err := Raw("args", p.GetArgs(), p.ArgsJson)
 	if err != nil {
 		return nil, err
 	}
-	result, err := JSON("result", p.GetResult())
+	result, err := Raw("result", p.GetResult(), p.ResultJson)
 	if err != nil {
 		return nil, err
 	}

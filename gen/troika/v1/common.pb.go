@@ -56,6 +56,12 @@ type Job struct {
 	LeaseHolder   string                 `protobuf:"bytes,21,opt,name=lease_holder,json=leaseHolder,proto3" json:"lease_holder,omitempty"`
 	LeaseDeadline *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=lease_deadline,json=leaseDeadline,proto3" json:"lease_deadline,omitempty"`
 	LeaseToken    string                 `protobuf:"bytes,23,opt,name=lease_token,json=leaseToken,proto3" json:"lease_token,omitempty"`
+	// args_json and result_json carry args and result as raw JSON bytes
+	// instead of args and result, for clients of the binary protobuf codec
+	// (the server sets them only for such clients; JSON clients never see
+	// them). Either form is accepted on input.
+	ArgsJson      []byte `protobuf:"bytes,24,opt,name=args_json,json=argsJson,proto3,oneof" json:"args_json,omitempty"`
+	ResultJson    []byte `protobuf:"bytes,25,opt,name=result_json,json=resultJson,proto3,oneof" json:"result_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -251,6 +257,20 @@ func (x *Job) GetLeaseToken() string {
 	return ""
 }
 
+func (x *Job) GetArgsJson() []byte {
+	if x != nil {
+		return x.ArgsJson
+	}
+	return nil
+}
+
+func (x *Job) GetResultJson() []byte {
+	if x != nil {
+		return x.ResultJson
+	}
+	return nil
+}
+
 // AttemptError records one failed attempt.
 type AttemptError struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -325,7 +345,7 @@ var File_troika_v1_common_proto protoreflect.FileDescriptor
 
 const file_troika_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x16troika/v1/common.proto\x12\ttroika.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\a\n" +
+	"\x16troika/v1/common.proto\x12\ttroika.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\b\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12*\n" +
@@ -354,10 +374,16 @@ const file_troika_v1_common_proto_rawDesc = "" +
 	"\flease_holder\x18\x15 \x01(\tR\vleaseHolder\x12A\n" +
 	"\x0elease_deadline\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\rleaseDeadline\x12\x1f\n" +
 	"\vlease_token\x18\x17 \x01(\tR\n" +
-	"leaseToken\x1a;\n" +
+	"leaseToken\x12 \n" +
+	"\targs_json\x18\x18 \x01(\fH\x00R\bargsJson\x88\x01\x01\x12$\n" +
+	"\vresult_json\x18\x19 \x01(\fH\x01R\n" +
+	"resultJson\x88\x01\x01\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x84\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_args_jsonB\x0e\n" +
+	"\f_result_json\"\x84\x01\n" +
 	"\fAttemptError\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x18\n" +
@@ -410,6 +436,7 @@ func file_troika_v1_common_proto_init() {
 	if File_troika_v1_common_proto != nil {
 		return
 	}
+	file_troika_v1_common_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -43,9 +43,12 @@ type EnqueueRequest struct {
 	UniqueFor   *durationpb.Duration `protobuf:"bytes,10,opt,name=unique_for,json=uniqueFor,proto3" json:"unique_for,omitempty"`
 	// ordering_key is reserved for ordered delivery (not implemented yet: a
 	// non-empty value is rejected with unimplemented).
-	OrderingKey   string            `protobuf:"bytes,11,opt,name=ordering_key,json=orderingKey,proto3" json:"ordering_key,omitempty"`
-	Metadata      map[string]string `protobuf:"bytes,12,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Tags          []string          `protobuf:"bytes,13,rep,name=tags,proto3" json:"tags,omitempty"`
+	OrderingKey string            `protobuf:"bytes,11,opt,name=ordering_key,json=orderingKey,proto3" json:"ordering_key,omitempty"`
+	Metadata    map[string]string `protobuf:"bytes,12,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Tags        []string          `protobuf:"bytes,13,rep,name=tags,proto3" json:"tags,omitempty"`
+	// args_json is args as raw JSON bytes, for binary protobuf clients; when
+	// set, args must be absent.
+	ArgsJson      []byte `protobuf:"bytes,14,opt,name=args_json,json=argsJson,proto3,oneof" json:"args_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -167,6 +170,13 @@ func (x *EnqueueRequest) GetMetadata() map[string]string {
 func (x *EnqueueRequest) GetTags() []string {
 	if x != nil {
 		return x.Tags
+	}
+	return nil
+}
+
+func (x *EnqueueRequest) GetArgsJson() []byte {
+	if x != nil {
+		return x.ArgsJson
 	}
 	return nil
 }
@@ -1042,7 +1052,7 @@ var File_troika_v1_job_proto protoreflect.FileDescriptor
 
 const file_troika_v1_job_proto_rawDesc = "" +
 	"\n" +
-	"\x13troika/v1/job.proto\x12\ttroika.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16troika/v1/common.proto\"\xd0\x04\n" +
+	"\x13troika/v1/job.proto\x12\ttroika.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16troika/v1/common.proto\"\x80\x05\n" +
 	"\x0eEnqueueRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12*\n" +
 	"\x04args\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x04args\x12\x14\n" +
@@ -1059,10 +1069,13 @@ const file_troika_v1_job_proto_rawDesc = "" +
 	" \x01(\v2\x19.google.protobuf.DurationR\tuniqueFor\x12!\n" +
 	"\fordering_key\x18\v \x01(\tR\vorderingKey\x12C\n" +
 	"\bmetadata\x18\f \x03(\v2'.troika.v1.EnqueueRequest.MetadataEntryR\bmetadata\x12\x12\n" +
-	"\x04tags\x18\r \x03(\tR\x04tags\x1a;\n" +
+	"\x04tags\x18\r \x03(\tR\x04tags\x12 \n" +
+	"\targs_json\x18\x0e \x01(\fH\x00R\bargsJson\x88\x01\x01\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"U\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_args_json\"U\n" +
 	"\x0fEnqueueResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12\x14\n" +
@@ -1207,6 +1220,7 @@ func file_troika_v1_job_proto_init() {
 		return
 	}
 	file_troika_v1_common_proto_init()
+	file_troika_v1_job_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

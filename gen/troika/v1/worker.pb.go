@@ -264,10 +264,14 @@ func (x *HeartbeatRequest) GetLeases() []*HeartbeatItem {
 }
 
 type CompleteItem struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	LeaseToken    string                 `protobuf:"bytes,2,opt,name=lease_token,json=leaseToken,proto3" json:"lease_token,omitempty"`
-	Result        *structpb.Value        `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	LeaseToken string                 `protobuf:"bytes,2,opt,name=lease_token,json=leaseToken,proto3" json:"lease_token,omitempty"`
+	// result is the job's optional JSON output.
+	Result *structpb.Value `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	// result_json is result as raw JSON bytes, for binary protobuf clients;
+	// when set, result must be absent.
+	ResultJson    []byte `protobuf:"bytes,4,opt,name=result_json,json=resultJson,proto3,oneof" json:"result_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -319,6 +323,13 @@ func (x *CompleteItem) GetLeaseToken() string {
 func (x *CompleteItem) GetResult() *structpb.Value {
 	if x != nil {
 		return x.Result
+	}
+	return nil
+}
+
+func (x *CompleteItem) GetResultJson() []byte {
+	if x != nil {
+		return x.ResultJson
 	}
 	return nil
 }
@@ -824,12 +835,15 @@ const file_troika_v1_worker_proto_rawDesc = "" +
 	"leaseToken\x12#\n" +
 	"\rlease_seconds\x18\x03 \x01(\x01R\fleaseSeconds\"D\n" +
 	"\x10HeartbeatRequest\x120\n" +
-	"\x06leases\x18\x01 \x03(\v2\x18.troika.v1.HeartbeatItemR\x06leases\"o\n" +
+	"\x06leases\x18\x01 \x03(\v2\x18.troika.v1.HeartbeatItemR\x06leases\"\xa5\x01\n" +
 	"\fCompleteItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\tR\n" +
 	"leaseToken\x12.\n" +
-	"\x06result\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x06result\"B\n" +
+	"\x06result\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x06result\x12$\n" +
+	"\vresult_json\x18\x04 \x01(\fH\x00R\n" +
+	"resultJson\x88\x01\x01B\x0e\n" +
+	"\f_result_json\"B\n" +
 	"\x0fCompleteRequest\x12/\n" +
 	"\x06leases\x18\x01 \x03(\v2\x17.troika.v1.CompleteItemR\x06leases\"\xe6\x01\n" +
 	"\bFailItem\x12\x0e\n" +
@@ -939,6 +953,7 @@ func file_troika_v1_worker_proto_init() {
 		return
 	}
 	file_troika_v1_common_proto_init()
+	file_troika_v1_worker_proto_msgTypes[4].OneofWrappers = []any{}
 	file_troika_v1_worker_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
