@@ -68,7 +68,10 @@ func (c *clientImpl) build(dst *store.InsertJob, index int, args JobArgs, opts [
 			opt(&o)
 		}
 	}
-	return o.Build(dst, index, kind, payload, now, c.limits)
+	if err := o.Build(dst, index, kind, payload, now, c.limits); err != nil {
+		return err
+	}
+	return c.checkOrdering(dst.OrderingKey) // options_ordering.go's store check (topic_impl.go)
 }
 
 // encodeArgs returns the kind and JSON encoding of args. A nil args, an
