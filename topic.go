@@ -83,11 +83,15 @@ func StartNow() SubscriptionStart { return SubscriptionStart{} }
 
 // StartEarliest starts a subscription with the earliest event its topic
 // still retains.
-func StartEarliest() SubscriptionStart { return SubscriptionStart{engine.SubscriptionStart{Earliest: true}} }
+func StartEarliest() SubscriptionStart {
+	return SubscriptionStart{engine.SubscriptionStart{Earliest: true}}
+}
 
 // StartAt starts a subscription with the retained events published at or
 // after t; t must not be in the future.
-func StartAt(t time.Time) SubscriptionStart { return SubscriptionStart{engine.SubscriptionStart{At: t}} }
+func StartAt(t time.Time) SubscriptionStart {
+	return SubscriptionStart{engine.SubscriptionStart{At: t}}
+}
 
 // ParseSubscriptionStart parses the wire and CLI spelling of a start:
 // "now" (or empty), "earliest", or an RFC 3339 time.
