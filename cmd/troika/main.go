@@ -139,6 +139,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found.`,
 		a.benchCmd(),
 		a.migrateCmd(),
 		a.serverCmd(), a.healthcheckCmd(), // server.go, healthcheck.go: the API server
+		a.publishCmd(), a.topicCmd(), // publish.go, topic.go: the message queue
 	)
 	return root
 }
