@@ -9,18 +9,19 @@ import (
 )
 
 // MisfirePolicy says what happens to fire instants that were missed while
-// no process was firing (or when the wall clock jumped forward). See
-// docs/scheduler.md.
+// no process was firing (or when the wall clock jumped forward). An instant
+// at most the misfire grace (30s) late is on time and fires under every
+// policy; older ones are missed. See docs/scheduler.md.
 type MisfirePolicy = store.MisfirePolicy
 
 // The misfire policies. The default is MisfireRunOnce.
 const (
-	// MisfireSkip drops missed instants; the most recent one still fires if
-	// it is less than the misfire grace (30s) late.
+	// MisfireSkip drops missed instants.
 	MisfireSkip = store.MisfireSkip
-	// MisfireRunOnce fires one job, for the most recent missed instant.
+	// MisfireRunOnce fires one job for the newest missed instant, unless an
+	// on-time instant fires anyway.
 	MisfireRunOnce = store.MisfireRunOnce
-	// MisfireCatchUp fires one job per missed instant, the most recent
+	// MisfireCatchUp fires one job per missed instant, the newest
 	// CatchUpLimit of them (default 10, at most 1000), oldest first.
 	MisfireCatchUp = store.MisfireCatchUp
 )

@@ -85,18 +85,19 @@ var ErrScheduleConflict = errors.New("troika: schedule changed concurrently")
 const MaxScheduleFires = 20
 
 // MisfirePolicy says what happens to fire instants that were missed (the
-// firer was down, or the clock jumped forward). Values are the wire strings.
+// firer was down, or the clock jumped forward): those more than the
+// engine's misfire grace late. Instants within the grace always fire.
+// Values are the wire strings.
 type MisfirePolicy string
 
 // The misfire policies.
 const (
-	// MisfireSkip drops missed instants; the schedule fires next at its
-	// next instant.
+	// MisfireSkip drops missed instants.
 	MisfireSkip MisfirePolicy = "skip"
-	// MisfireRunOnce fires one job for all the missed instants (the most
-	// recent one), at once.
+	// MisfireRunOnce fires one job for the newest missed instant, unless an
+	// on-time instant fires anyway.
 	MisfireRunOnce MisfirePolicy = "run_once"
-	// MisfireCatchUp fires one job per missed instant, the most recent
+	// MisfireCatchUp fires one job per missed instant, the newest
 	// CatchUpLimit of them, oldest first.
 	MisfireCatchUp MisfirePolicy = "catch_up"
 )
@@ -185,7 +186,7 @@ type Schedule struct {
 
 // ScheduleFireRecord is one entry of a schedule's fire history.
 type ScheduleFireRecord struct {
-	Instant time.Time   // the fire instant (FireMissed: the latest instant due when they were dropped)
+	Instant time.Time   // the fire instant (FireMissed: the newest instant dropped)
 	At      time.Time   // when it was recorded
 	Outcome FireOutcome // what became of it
 	JobID   ID          // the job, for FireEnqueued, FireDuplicate, FireTriggered

@@ -31,8 +31,8 @@ type SchedulerConfig struct {
 	Now      func() time.Time // default time.Now
 	// Poll bounds the sleep between passes; default DefaultSchedulerPoll.
 	Poll time.Duration
-	// MisfireGrace is how late the most recent due instant may be and still
-	// fire as on time; default DefaultMisfireGrace.
+	// MisfireGrace is how late a due instant may be and still fire as on
+	// time; default DefaultMisfireGrace.
 	MisfireGrace time.Duration
 	Logger       *slog.Logger // default slog.Default()
 }

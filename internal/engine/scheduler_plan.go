@@ -8,8 +8,9 @@ import (
 	"github.com/troikahq/troika/store"
 )
 
-// DefaultMisfireGrace is how late the most recent due instant may be
-// handled and still count as on time (not missed).
+// DefaultMisfireGrace is how late a due instant may be handled and still
+// count as on time: it fires whatever the misfire policy. Older instants are
+// missed.
 const DefaultMisfireGrace = 30 * time.Second
 
 // uniqueFor is the unique window of a fired job after its instant. The
@@ -128,26 +129,45 @@ func makePlan(sc *store.Schedule, cs *cron.Schedule, now time.Time, grace time.D
 	if d.MisfirePolicy == store.MisfireCatchUp {
 		keep = max(d.CatchUpLimit, 1)
 	}
-	due, total := dueInstants(cs, d, first, now, anchor, keep)
-	if total == 0 {
+	missed, missedTotal, onTime, evicted := dueInstants(cs, d, first, now, anchor, grace, keep)
+	if missedTotal == 0 && len(onTime) == 0 {
 		return nil
 	}
-	latest := due[len(due)-1]
+	// Instants at most grace late are on time and all fire; older ones are
+	// missed and follow the misfire policy.
 	var fire []time.Time
 	switch d.MisfirePolicy {
 	case store.MisfireSkip:
-		if now.Sub(latest) <= grace {
-			fire = due[len(due)-1:]
-		}
 	case store.MisfireCatchUp:
-		fire = due
-	default: // run_once
-		fire = due[len(due)-1:]
+		fire = missed
+	default: // run_once: one job for the missed instants, unless an on-time one fires anyway
+		if len(onTime) == 0 && len(missed) > 0 {
+			fire = missed[len(missed)-1:]
+		}
 	}
-	p := &plan{lastFireAt: latest, nextFireAt: NextFire(cs, d, latest, anchor)}
-	p.missed = total - len(fire)
-	if p.missed > 0 {
-		p.fires = append(p.fires, store.ScheduleFireItem{Instant: latest, Outcome: store.FireMissed, Missed: p.missed})
+	dropped := missedTotal - len(fire)
+	fire = append(fire, onTime...)
+	var latest time.Time // the newest instant handled
+	switch {
+	case len(onTime) > 0:
+		latest = onTime[len(onTime)-1]
+	case len(missed) > 0:
+		latest = missed[len(missed)-1]
+	default:
+		return nil
+	}
+	p := &plan{lastFireAt: latest, nextFireAt: NextFire(cs, d, latest, anchor), missed: dropped}
+	if dropped > 0 {
+		// The record names the newest instant dropped: the newest missed
+		// one when none of them fired, else the newest let go of.
+		at := evicted
+		switch {
+		case len(missed) == 0:
+			at = latest
+		case len(fire) == len(onTime) || at.IsZero():
+			at = missed[len(missed)-1]
+		}
+		p.fires = append(p.fires, store.ScheduleFireItem{Instant: at, Outcome: store.FireMissed, Missed: dropped})
 	}
 	for _, instant := range fire {
 		skip := d.OverlapPolicy == store.OverlapSkipIfRunning && prev != overlapNone ||
@@ -164,23 +184,32 @@ func makePlan(sc *store.Schedule, cs *cron.Schedule, now time.Time, grace time.D
 	return p
 }
 
-// dueInstants returns the most recent keep instants in [first, now] (oldest
-// first) and how many there are in all (at least maxWalk when the walk was
-// cut short).
-func dueInstants(cs *cron.Schedule, d *store.ScheduleDefinition, first, now, anchor time.Time, keep int) ([]time.Time, int) {
-	ring := make([]time.Time, 0, keep+1)
-	total := 0
-	for t := first; !t.IsZero() && !t.After(now); t = NextFire(cs, d, t, anchor) {
-		if total == maxWalk {
-			return recentInstants(cs, d, first, now, anchor, keep), total
+// dueInstants walks the due instants from first to now. Those more than
+// grace before now are missed: it returns the most recent keep of them
+// (oldest first) and how many there are in all (at least maxWalk when the
+// walk was cut short), and the newest missed instant it let go of (zero if
+// none or unknown). The others are on time: it returns them all.
+func dueInstants(cs *cron.Schedule, d *store.ScheduleDefinition, first, now, anchor time.Time, grace time.Duration, keep int) (missed []time.Time, missedTotal int, onTime []time.Time, evicted time.Time) {
+	cutoff := now.Add(-grace) // instants before it are missed
+	t := first
+	for ; !t.IsZero() && t.Before(cutoff); t = NextFire(cs, d, t, anchor) {
+		if missedTotal == maxWalk {
+			missed = recentInstants(cs, d, first, cutoff.Add(-time.Nanosecond), anchor, keep)
+			evicted = time.Time{} // unknown: somewhere before missed[0]
+			t = NextFire(cs, d, cutoff.Add(-time.Nanosecond), anchor)
+			break
 		}
-		total++
-		ring = append(ring, t)
-		if len(ring) > keep {
-			ring = ring[1:]
+		missedTotal++
+		missed = append(missed, t)
+		if len(missed) > keep {
+			evicted = missed[0]
+			missed = missed[1:]
 		}
 	}
-	return ring, total
+	for ; !t.IsZero() && !t.After(now); t = NextFire(cs, d, t, anchor) {
+		onTime = append(onTime, t)
+	}
+	return missed, missedTotal, onTime, evicted
 }
 
 // recentInstants finds the most recent keep instants in [first, now] by

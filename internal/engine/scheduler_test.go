@@ -187,14 +187,17 @@ func TestSchedulerMisfirePolicies(t *testing.T) {
 		back     time.Time
 		want     []time.Time // run times of the jobs after the first
 		missed   int
+		missedAt time.Time // the newest instant dropped
 		outcomes []store.FireOutcome
 	}{
-		{store.MisfireSkip, 0, mins(5).Add(45 * time.Second), nil, 4, []store.FireOutcome{store.FireMissed}},
-		{store.MisfireSkip, 0, mins(5).Add(10 * time.Second), []time.Time{mins(5)}, 3, []store.FireOutcome{store.FireMissed, store.FireEnqueued}},
-		{store.MisfireRunOnce, 0, mins(5).Add(45 * time.Second), []time.Time{mins(5)}, 3, []store.FireOutcome{store.FireMissed, store.FireEnqueued}},
-		{store.MisfireCatchUp, 3, mins(5).Add(45 * time.Second), []time.Time{mins(3), mins(4), mins(5)}, 1,
+		{store.MisfireSkip, 0, mins(5).Add(45 * time.Second), nil, 4, mins(5), []store.FireOutcome{store.FireMissed}},
+		{store.MisfireSkip, 0, mins(5).Add(10 * time.Second), []time.Time{mins(5)}, 3, mins(4), []store.FireOutcome{store.FireMissed, store.FireEnqueued}},
+		{store.MisfireRunOnce, 0, mins(5).Add(45 * time.Second), []time.Time{mins(5)}, 3, mins(4), []store.FireOutcome{store.FireMissed, store.FireEnqueued}},
+		{store.MisfireCatchUp, 3, mins(5).Add(45 * time.Second), []time.Time{mins(3), mins(4), mins(5)}, 1, mins(2),
 			[]store.FireOutcome{store.FireMissed, store.FireEnqueued, store.FireEnqueued, store.FireEnqueued}},
-		{store.MisfireCatchUp, 10, mins(5).Add(45 * time.Second), []time.Time{mins(2), mins(3), mins(4), mins(5)}, 0,
+		{store.MisfireCatchUp, 3, mins(5).Add(10 * time.Second), []time.Time{mins(2), mins(3), mins(4), mins(5)}, 0, time.Time{},
+			[]store.FireOutcome{store.FireEnqueued, store.FireEnqueued, store.FireEnqueued, store.FireEnqueued}},
+		{store.MisfireCatchUp, 10, mins(5).Add(45 * time.Second), []time.Time{mins(2), mins(3), mins(4), mins(5)}, 0, time.Time{},
 			[]store.FireOutcome{store.FireEnqueued, store.FireEnqueued, store.FireEnqueued, store.FireEnqueued}},
 	} {
 		t.Run(fmt.Sprintf("%s/%d/back at %s", tc.policy, tc.limit, tc.back.Format("15:04:05")), func(t *testing.T) {
@@ -212,8 +215,8 @@ func TestSchedulerMisfirePolicies(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tc.outcomes) {
 				t.Errorf("history %v, want %v", got, tc.outcomes)
 			}
-			if tc.missed > 0 && sc.Fires[1].Missed != tc.missed {
-				t.Errorf("missed %d, want %d", sc.Fires[1].Missed, tc.missed)
+			if tc.missed > 0 && (sc.Fires[1].Missed != tc.missed || !sc.Fires[1].Instant.Equal(tc.missedAt)) {
+				t.Errorf("missed record %d at %s, want %d at %s", sc.Fires[1].Missed, sc.Fires[1].Instant.Format(time.TimeOnly), tc.missed, tc.missedAt.Format(time.TimeOnly))
 			}
 			if !sc.LastFireAt.Equal(mins(5)) || !sc.NextFireAt.Equal(mins(6)) {
 				t.Errorf("after the gap: last %s next %s, want 00:05 and 00:06", sc.LastFireAt, sc.NextFireAt)
@@ -448,5 +451,56 @@ func TestSchedulerStartEnd(t *testing.T) {
 	}
 	if got := UpcomingFires(b.get("w"), 5); len(got) != 0 {
 		t.Errorf("UpcomingFires after the end: %v", got)
+	}
+}
+
+// TestSchedulerShortLagFiresEveryInstant: instants less than the grace late
+// are on time whatever the policy: a firer that stalls a few seconds loses
+// no fire of an every-second schedule.
+func TestSchedulerShortLagFiresEveryInstant(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []store.MisfirePolicy{store.MisfireSkip, store.MisfireRunOnce, store.MisfireCatchUp} {
+		t.Run(string(policy), func(t *testing.T) {
+			t.Parallel()
+			b := setupScheduler(t)
+			b.upsert(ScheduleInput{ID: "s", Spec: "* * * * * *", MisfirePolicy: policy})
+			b.passAt(base.Add(time.Second))
+			b.passAt(base.Add(4*time.Second + 300*time.Millisecond)) // a 3.3s stall
+			sec := func(n int) time.Time { return base.Add(time.Duration(n) * time.Second) }
+			b.wantRunAts("after a stall", sec(1), sec(2), sec(3), sec(4))
+			if st := b.sched.Stats(); st.Missed != 0 {
+				t.Errorf("Missed %d, want 0", st.Missed)
+			}
+		})
+	}
+}
+
+// TestSchedulerLongOutageIsBounded: an every-second schedule down for a
+// day (more instants than the plan walks) fires the documented jobs, in
+// bounded time, without enumerating every missed instant.
+func TestSchedulerLongOutageIsBounded(t *testing.T) {
+	t.Parallel()
+	b := setupScheduler(t)
+	b.upsert(ScheduleInput{ID: "s", Spec: "* * * * * *", MisfirePolicy: store.MisfireCatchUp, CatchUpLimit: 5})
+	b.passAt(base.Add(time.Second))
+	back := base.Add(25 * time.Hour)
+	b.passAt(back)
+	jobs := b.jobs()
+	// 00:00:01, then the 5 newest missed instants, then the 31 on time
+	// (back-30s … back).
+	if len(jobs) != 1+5+31 {
+		t.Fatalf("%d jobs after a day's outage, want %d", len(jobs), 1+5+31)
+	}
+	for i, j := range jobs[1:] {
+		if want := back.Add(time.Duration(i-35) * time.Second); !j.RunAt.Equal(want) {
+			t.Errorf("job %d runs at %s, want %s", i+1, j.RunAt.Format(time.TimeOnly), want.Format(time.TimeOnly))
+		}
+	}
+	if st := b.sched.Stats(); st.Missed < maxWalk-5 { // the record itself is trimmed from the 20-entry history
+		t.Errorf("Missed %d, want at least %d", st.Missed, maxWalk-5)
+	}
+	sc := b.get("s")
+	if !sc.LastFireAt.Equal(back) || !sc.NextFireAt.Equal(back.Add(time.Second)) {
+		t.Errorf("after the outage: last %s next %s", sc.LastFireAt, sc.NextFireAt)
 	}
 }
