@@ -283,7 +283,7 @@ func (j *jobService) RetryDeadJobs(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	resp := &v1.RetryDeadJobsResponse{Count: int64(len(jobs)), Ids: make([]string, len(jobs))}
+	resp := &v1.RetryDeadJobsResponse{Count: int32(len(jobs)), Ids: make([]string, len(jobs))}
 	for i, row := range jobs {
 		resp.Ids[i] = row.ID.String()
 	}
@@ -300,5 +300,5 @@ func (j *jobService) PurgeDeadJobs(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	return connect.NewResponse(&v1.PurgeDeadJobsResponse{Count: int64(count)}), nil
+	return connect.NewResponse(&v1.PurgeDeadJobsResponse{Count: int32(count)}), nil
 }

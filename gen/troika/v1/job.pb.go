@@ -892,7 +892,7 @@ func (x *RetryDeadJobsRequest) GetLimit() int32 {
 
 type RetryDeadJobsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Count int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	Count int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
 	// ids of the jobs made available again.
 	Ids           []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -929,7 +929,7 @@ func (*RetryDeadJobsResponse) Descriptor() ([]byte, []int) {
 	return file_troika_v1_job_proto_rawDescGZIP(), []int{15}
 }
 
-func (x *RetryDeadJobsResponse) GetCount() int64 {
+func (x *RetryDeadJobsResponse) GetCount() int32 {
 	if x != nil {
 		return x.Count
 	}
@@ -1006,7 +1006,7 @@ func (x *PurgeDeadJobsRequest) GetLimit() int32 {
 
 type PurgeDeadJobsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Count         int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	Count         int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1041,7 +1041,7 @@ func (*PurgeDeadJobsResponse) Descriptor() ([]byte, []int) {
 	return file_troika_v1_job_proto_rawDescGZIP(), []int{17}
 }
 
-func (x *PurgeDeadJobsResponse) GetCount() int64 {
+func (x *PurgeDeadJobsResponse) GetCount() int32 {
 	if x != nil {
 		return x.Count
 	}
@@ -1117,14 +1117,14 @@ const file_troika_v1_job_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"?\n" +
 	"\x15RetryDeadJobsResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x10\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\tR\x03ids\"V\n" +
 	"\x14PurgeDeadJobsRequest\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\tR\x05queue\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"-\n" +
 	"\x15PurgeDeadJobsResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count2\x9d\x05\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count2\x9d\x05\n" +
 	"\n" +
 	"JobService\x12@\n" +
 	"\aEnqueue\x12\x19.troika.v1.EnqueueRequest\x1a\x1a.troika.v1.EnqueueResponse\x12L\n" +
