@@ -214,6 +214,8 @@ func (r *Result) Summary() string {
 		fmt.Fprintf(&b, "  latency    enqueue -> start p50 %s, p99 %s, max %s, mean %s\n",
 			msStr(r.LatencyP50Ms), msStr(r.LatencyP99Ms), msStr(r.LatencyMaxMs), msStr(x("latency_mean_ms")))
 		fmt.Fprintf(&b, "  enqueue    one durable Enqueue p50 %s, p99 %s\n", msStr(x("insert_one_p50_ms")), msStr(x("insert_one_p99_ms")))
+	case Fanout:
+		fanoutSummary(&b, r) // fanout.go
 	}
 	fmt.Fprintf(&b, "  checks     lost %d, duplicates %d; cpu user %.2fs sys %.2fs\n", r.Lost, r.Duplicates, r.CPUUserS, r.CPUSysS)
 	return b.String()
@@ -260,8 +262,8 @@ func ParseWorkloads(s string) ([]string, error) {
 	var out []string
 	for w := range strings.SplitSeq(s, ",") {
 		w = strings.TrimSpace(w)
-		if !slices.Contains(Workloads, w) {
-			return nil, fmt.Errorf("unknown workload %q (want drain, steady, idle or all)", w)
+		if !slices.Contains(Workloads, w) && w != Fanout { // fanout.go: run by name, not by "all"
+			return nil, fmt.Errorf("unknown workload %q (want drain, steady, idle, fanout or all)", w)
 		}
 		if !slices.Contains(out, w) {
 			out = append(out, w)
@@ -350,6 +352,8 @@ func runWith(ctx context.Context, o Options, c *troika.Client, logger *slog.Logg
 		res, err = r.steady(ctx)
 	case Idle:
 		res, err = r.idle(ctx)
+	case Fanout:
+		res, err = r.fanout(ctx) // fanout.go
 	default:
 		return nil, fmt.Errorf("unknown workload %q", workload)
 	}
