@@ -2,6 +2,8 @@ package troika_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -48,6 +50,7 @@ type bundle struct {
 	maint  *troika.Client // the client that runs maintenance: client, or the server's
 	clock  *testClock
 	dir    string
+	url    string // the server's URL (remote only)
 }
 
 // setupFunc opens a bundle; edit may change the config (the clock is
@@ -68,8 +71,18 @@ func backends(t *testing.T, f func(t *testing.T, setup setupFunc)) {
 // cleanup.
 func setupRemote(t *testing.T, edit ...func(*troika.Config)) *bundle {
 	t.Helper()
+	return setupRemoteTokens(t, nil, edit...)
+}
+
+// setupRemoteTokens is setupRemote with a server that requires tokens (nil:
+// none, loopback only). The Dial'd client sends no token.
+func setupRemoteTokens(t *testing.T, tokens []server.TokenSpec, edit ...func(*troika.Config)) *bundle {
+	t.Helper()
 	b := &bundle{ctx: t.Context(), clock: newTestClock(), dir: t.TempDir()}
 	cfg := troika.Config{Now: b.clock.Now, Logger: quietLogger(), SweepInterval: 10 * time.Millisecond}
+	scfg := server.Defaults()
+	scfg.Addr = "127.0.0.1:0"
+	scfg.Tokens = tokens
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -81,8 +94,6 @@ func setupRemote(t *testing.T, edit ...func(*troika.Config)) *bundle {
 	if err != nil {
 		t.Fatalf("OpenStore: %v", err)
 	}
-	scfg := server.Defaults()
-	scfg.Addr = "127.0.0.1:0"
 	srv, err := server.New(server.Options{Config: scfg, Store: st, Client: sc, Logger: quietLogger(), Now: b.clock.Now})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -105,8 +116,14 @@ func setupRemote(t *testing.T, edit ...func(*troika.Config)) *bundle {
 			t.Errorf("server client Close: %v", err)
 		}
 	})
-	b.client, b.maint = c, sc
+	b.client, b.maint, b.url = c, sc, srv.URL()
 	return b
+}
+
+// adminToken returns the server token spec of an admin token.
+func adminToken(token string) []server.TokenSpec {
+	sum := sha256.Sum256([]byte(token))
+	return []server.TokenSpec{{Name: "admin", Scope: "admin", SHA256: hex.EncodeToString(sum[:])}}
 }
 
 // setup opens a client over an embedded store in t.TempDir(); edit may
