@@ -149,19 +149,14 @@ func (s *Store) ackRound(ctx context.Context, p *store.JobAckManyParams, now tim
 					errs[i] = fmt.Errorf("job %s: %w", ids[k], store.ErrNotFound)
 				}
 			}
-			if len(woken) > 0 { // hand-backs: wake workers everywhere
-				var c int64
-				if err := tx.QueryRow(ctx, s.q.notify, s.channel, woken).Scan(&c); err != nil {
-					s.log.Debug("troika: NOTIFY after a hand-back failed (the poll covers it)", "error", err)
-				}
-			}
 			return nil
 		}()
 	})
 	if err != nil {
 		return err
 	}
-	s.subs.wake(woken)
+	s.subs.wake(woken) // hand-backs: wake workers here and everywhere
+	s.notifier.add(woken)
 	return nil
 }
 

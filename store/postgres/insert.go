@@ -37,7 +37,7 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 	var res []store.InsertResult
 	err = s.call(ctx, "JobInsertMany", func(ctx context.Context) error {
 		if !b.unique {
-			if err := b.exec(ctx, s.pool, s); err != nil {
+			if err := b.exec(ctx, s.pool, s, false); err != nil {
 				return err
 			}
 			s.commits.Add(1)
@@ -46,14 +46,16 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 		}
 		return s.tx(ctx, func(tx pgx.Tx) error {
 			var err error
-			res, err = b.insertUnique(ctx, tx, s)
+			res, err = b.insertUnique(ctx, tx, s, false)
 			return err
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.subs.wake(b.readyQueues(res))
+	ready := b.readyQueues(res)
+	s.subs.wake(ready)
+	s.notifier.add(ready)
 	return res, nil
 }
 
@@ -85,10 +87,10 @@ func (s *Store) InsertTx(ctx context.Context, tx pgx.Tx, p *store.JobInsertManyP
 	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
 		var err error
 		if b.unique {
-			_, err = b.insertUnique(ctx, sp, s)
+			_, err = b.insertUnique(ctx, sp, s, true)
 			return err
 		}
-		return b.exec(ctx, sp, s)
+		return b.exec(ctx, sp, s, true)
 	})
 	if err != nil {
 		if transient(err) {
@@ -224,14 +226,18 @@ type dbtx interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// exec inserts the rows of the column arrays with one statement (which
-// also NOTIFYs the queues that got available jobs).
-func (b *insertBatch) exec(ctx context.Context, db dbtx, s *Store) error {
+// exec inserts the rows of the column arrays with one statement; with
+// notify the statement also NOTIFYs the queues that got available jobs.
+func (b *insertBatch) exec(ctx context.Context, db dbtx, s *Store, notify bool) error {
 	if len(b.cIDs) == 0 {
 		return nil
 	}
+	sql := s.q.insert
+	if notify {
+		sql = s.q.insertNotify
+	}
 	var n int64
-	return db.QueryRow(ctx, s.q.insert, b.cIDs, b.queues, b.kinds, b.states, b.prios, b.runAts, b.maxAtt, b.timeouts,
+	return db.QueryRow(ctx, sql, b.cIDs, b.queues, b.kinds, b.states, b.prios, b.runAts, b.maxAtt, b.timeouts,
 		b.keys, b.untils, b.args, b.metas, b.tags, b.now, s.channel).Scan(&n)
 }
 
@@ -263,7 +269,7 @@ func (b *insertBatch) results(res []store.InsertResult) []store.InsertResult {
 
 // insertUnique inserts the batch in tx, deduplicating unique keys against
 // the table and within the batch.
-func (b *insertBatch) insertUnique(ctx context.Context, tx pgx.Tx, s *Store) ([]store.InsertResult, error) {
+func (b *insertBatch) insertUnique(ctx context.Context, tx pgx.Tx, s *Store, notify bool) ([]store.InsertResult, error) {
 	var keys, lockKeys []string
 	seen := map[string]bool{}
 	for i := range b.p.Jobs {
@@ -321,7 +327,7 @@ func (b *insertBatch) insertUnique(ctx context.Context, tx pgx.Tx, s *Store) ([]
 			res[i].Job = &dup
 		}
 	}
-	if err := b.exec(ctx, tx, s); err != nil {
+	if err := b.exec(ctx, tx, s, notify); err != nil {
 		return nil, err
 	}
 	b.uniqueRes = res

@@ -10,7 +10,7 @@ import (
 // Open. {s} stands for the quoted schema; {cols} / {jcols} for the job
 // columns (unqualified / qualified with j).
 type queries struct {
-	insert, lockKeys, uniqueHolders                      string
+	insert, insertNotify, lockKeys, uniqueHolders        string
 	claim, ack, extend, expired, promote, get, dueQueues string
 	cancel, retryIDs, retryFilter, lockIDs, deleteIDs    string
 	deleteFilter, counts, countsAll, oldest, settings    string
@@ -27,7 +27,25 @@ func newQueries(schema string) *queries {
 		// $1 ids, $2 queues, $3 kinds, $4 states, $5 priorities, $6 run_at,
 		// $7 max_attempts, $8 timeouts, $9 unique keys, $10 unique_until,
 		// $11 args, $12 metadata, $13 tags, $14 created_at, $15 channel.
+		// insert leaves the NOTIFY to the store's notifier, after commit:
+		// a transaction that notifies holds a database-wide lock through
+		// its commit, which would serialize concurrent inserts and defeat
+		// group commit. insertNotify (the caller's transaction, EnqueueTx)
+		// notifies inside, so that only a commit wakes anyone.
 		insert: `WITH ins AS (
+  INSERT INTO {s}.jobs (id, queue, kind, state, priority, run_at, max_attempts, timeout_ns,
+                        unique_key, unique_until, args, metadata, tags, created_at)
+  SELECT u.id, u.queue, u.kind, u.state, u.priority, u.run_at, u.max_attempts, u.timeout_ns,
+         u.unique_key, u.unique_until, u.args::json, u.metadata::jsonb, u.tags::jsonb, $14
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::timestamptz[],
+              $7::int[], $8::bigint[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[])
+       AS u(id, queue, kind, state, priority, run_at, max_attempts, timeout_ns, unique_key, unique_until, args, metadata, tags)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING 1
+)
+SELECT count(*) FROM ins WHERE $15::text IS NOT NULL`,
+
+		insertNotify: `WITH ins AS (
   INSERT INTO {s}.jobs (id, queue, kind, state, priority, run_at, max_attempts, timeout_ns,
                         unique_key, unique_until, args, metadata, tags, created_at)
   SELECT u.id, u.queue, u.kind, u.state, u.priority, u.run_at, u.max_attempts, u.timeout_ns,
@@ -195,7 +213,7 @@ RETURNING name, holder, epoch, expires`,
 
 		notify: `SELECT count(pg_notify($1, q)) FROM unnest($2::text[]) q`,
 	}
-	for _, p := range []*string{&q.insert, &q.lockKeys, &q.uniqueHolders, &q.claim, &q.ack, &q.extend, &q.expired,
+	for _, p := range []*string{&q.insert, &q.insertNotify, &q.lockKeys, &q.uniqueHolders, &q.claim, &q.ack, &q.extend, &q.expired,
 		&q.promote, &q.dueQueues, &q.get, &q.cancel, &q.lockIDs, &q.retryIDs, &q.deleteIDs, &q.counts, &q.countsAll,
 		&q.oldest, &q.settings, &q.settingsAll, &q.queueUpsert, &q.leaderAcquire, &q.leaderGet, &q.leaderRelease,
 		&q.notify, &q.foldCounts, &q.claimOne, &q.exist} {

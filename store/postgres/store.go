@@ -70,8 +70,9 @@ type Store struct {
 	closeErr error
 	closeOne sync.Once
 
-	subs    *subscribers
-	commits atomic.Int64
+	subs     *subscribers
+	notifier *notifier
+	commits  atomic.Int64
 }
 
 // Open returns a Store over pool in opts.Schema, applying missing
@@ -113,6 +114,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
+	s.notifier = newNotifier(s)
 	return s, nil
 }
 
@@ -132,6 +134,7 @@ func (s *Store) Close() error {
 		s.gate.Lock()
 		s.closed = true
 		s.gate.Unlock()
+		s.notifier.stop()
 		s.subs.stop()
 	})
 	return nil

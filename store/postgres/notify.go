@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// notifier sends the store's NOTIFYs after the writes that made jobs
+// ready have committed, from one goroutine that coalesces them: whatever
+// queues accumulated while a NOTIFY was in flight go in the next one. A
+// transaction that notifies holds a database-wide lock through its commit,
+// so notifying inside every insert would serialize concurrent inserts
+// (and their WAL flushes); here at most one small notifying transaction
+// per store is in flight. Lifecycle: started by Open, stopped by Close.
+type notifier struct {
+	s      *Store
+	mu     sync.Mutex
+	queues []string
+	signal chan struct{}
+	stopCh chan struct{}
+	done   chan struct{}
+}
+
+func newNotifier(s *Store) *notifier {
+	n := &notifier{s: s, signal: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{})}
+	go n.loop()
+	return n
+}
+
+// add queues a NOTIFY for queues (never blocking).
+func (n *notifier) add(queues []string) {
+	if len(queues) == 0 {
+		return
+	}
+	n.mu.Lock()
+	for _, q := range queues {
+		if !slices.Contains(n.queues, q) {
+			n.queues = append(n.queues, q)
+		}
+	}
+	n.mu.Unlock()
+	signal(n.signal)
+}
+
+// stop sends what is pending and ends the goroutine.
+func (n *notifier) stop() {
+	close(n.stopCh)
+	<-n.done
+}
+
+func (n *notifier) loop() {
+	defer close(n.done)
+	for {
+		select {
+		case <-n.signal:
+			n.flush()
+		case <-n.stopCh:
+			n.flush()
+			return
+		}
+	}
+}
+
+// flush sends the pending queues in one statement. A failure is logged and
+// dropped: other processes' workers then find the jobs at their next poll.
+func (n *notifier) flush() {
+	n.mu.Lock()
+	qs := n.queues
+	n.queues = nil
+	n.mu.Unlock()
+	if len(qs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var c int64
+	if err := n.s.pool.QueryRow(ctx, n.s.q.notify, n.s.channel, qs).Scan(&c); err != nil {
+		n.s.log.Debug("troika: NOTIFY failed; other processes find the jobs at their next poll", "queues", qs, "error", err)
+	}
+}
