@@ -18,6 +18,11 @@ import (
 // $TROIKA_POSTGRES_URL), each in a fresh schema that is dropped afterwards.
 const BackendPostgres = "postgres"
 
+// asyncClaims reports whether TROIKA_BENCH_PG_ASYNC_CLAIMS=1 asks for
+// troika.PostgresAsyncClaims (claims that do not wait for their WAL flush);
+// the result then carries "async_claims": 1.
+func asyncClaims() bool { return os.Getenv("TROIKA_BENCH_PG_ASYNC_CLAIMS") == "1" }
+
 // postgresURL returns the URL the postgres backend uses.
 func postgresURL(o Options) string {
 	if o.PostgresURL != "" {
@@ -36,7 +41,11 @@ func openPostgres(ctx context.Context, o Options, workload string, logger *slog.
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	schema := "bench_" + workload + "_" + hex.EncodeToString(r[:])
-	c, err = troika.OpenPostgresURL(ctx, url, troika.Config{Logger: logger}, troika.PostgresSchema(schema))
+	opts := []troika.PostgresOption{troika.PostgresSchema(schema)}
+	if asyncClaims() {
+		opts = append(opts, troika.PostgresAsyncClaims())
+	}
+	c, err = troika.OpenPostgresURL(ctx, url, troika.Config{Logger: logger}, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open postgres: %w", err)
 	}
@@ -72,5 +81,12 @@ func runPostgres(ctx context.Context, o Options, workload string) (res *Result, 
 			err = fmt.Errorf("close: %w", cerr)
 		}
 	}()
-	return runWith(ctx, o, c, logger, BackendPostgres, workload)
+	res, err = runWith(ctx, o, c, logger, BackendPostgres, workload)
+	if err == nil {
+		res.Extra["async_claims"] = 0
+		if asyncClaims() {
+			res.Extra["async_claims"] = 1
+		}
+	}
+	return res, err
 }

@@ -55,17 +55,32 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 	}
 	var jobs []*store.Job
 	err := s.call(ctx, "JobClaim", func(ctx context.Context) error {
-		var rows pgx.Rows
-		var err error
-		if len(names) == 1 {
-			rows, err = s.pool.Query(ctx, s.q.claimOne, names[0], now, max, p.Worker, deadline)
-		} else {
-			rows, err = s.pool.Query(ctx, s.q.claim, names, shares, now, max, p.Worker, deadline)
+		var b pgx.Batch
+		if s.asyncClaims {
+			// One implicit transaction (one round trip): the claim does
+			// not wait for its WAL flush (see Options.AsyncClaims).
+			b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
 		}
+		if len(names) == 1 {
+			b.Queue(s.q.claimOne, names[0], now, max, p.Worker, deadline)
+		} else {
+			b.Queue(s.q.claim, names, shares, now, max, p.Worker, deadline)
+		}
+		br := s.pool.SendBatch(ctx, &b)
+		defer br.Close()
+		if s.asyncClaims {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
 		jobs, err = scanJobs(rows)
+		if err == nil {
+			err = br.Close()
+		}
 		if err == nil && len(jobs) > 0 {
 			s.commits.Add(1)
 		}
