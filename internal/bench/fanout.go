@@ -17,8 +17,9 @@ const Fanout = "fanout"
 
 // The fanout workload's shape. Throughput: FanoutProducers closed-loop
 // producers publish batches of fanoutBatch events for Params.Duration to a
-// topic with fanoutSubs subscriptions while a worker (Params.Concurrency)
-// serves every subscription's queue; deliveries/s counts deliveries
+// topic with fanoutSubs subscriptions while one worker per subscription
+// (each of Params.Concurrency, as independent subscriber services would
+// run) serves its queue; deliveries/s counts deliveries
 // completed in the store from the first publish until the last is done.
 // Latency: then, on a fresh topic with fanoutLatencySubs subscriptions, one
 // event every 1/fanoutLatencyRate s for Params.Duration/2, publish →
@@ -68,40 +69,52 @@ func (ft *fanoutTracker) latencies() []time.Duration {
 	return all
 }
 
-// fanoutSetup subscribes count subscriptions to topic and starts a worker
-// over their queues whose handler records into a tracker.
+// fanoutSetup subscribes count subscriptions to topic and starts one worker
+// per subscription queue whose handler records into a tracker.
 func (r *runner) fanoutSetup(ctx context.Context, topic string, count, expect int) (*fanoutTracker, []string, *atomic.Int64, func() error, <-chan struct{}, error) {
 	names := make([]string, count)
-	queues := map[string]int{}
+	var queues []string
 	for i := range names {
 		names[i] = fmt.Sprintf("sub%d", i)
 		info, err := r.c.CreateSubscription(ctx, troika.Subscription{Topic: topic, Name: names[i]})
 		if err != nil {
 			return nil, nil, nil, nil, nil, err
 		}
-		queues[info.Queue] = 1
+		queues = append(queues, info.Queue)
 	}
 	ft := newFanoutTracker(names, expect)
 	var handled atomic.Int64
-	w := troika.NewWorker(r.c, troika.WorkerConfig{Queues: queues, Concurrency: r.p.Concurrency, Logger: r.logger})
-	troika.Handle(w, func(_ context.Context, j *troika.Job[Payload]) error {
-		start := time.Now()
-		if t := ft.get(j.Metadata[troika.MetaSubscription]); t != nil {
-			t.record(j.Args.Seq, start.Sub(time.Unix(0, j.Args.TS)))
-		}
-		handled.Add(1)
-		return nil
-	})
 	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	var runErr error
-	go func() {
-		defer close(done)
-		runErr = w.Run(wctx)
-	}()
+	done := make(chan struct{}) // closed when any worker's Run returns
+	var (
+		once   sync.Once
+		wg     sync.WaitGroup
+		errMu  sync.Mutex
+		runErr error
+	)
+	for _, q := range queues {
+		w := troika.NewWorker(r.c, troika.WorkerConfig{Queues: map[string]int{q: 1}, Concurrency: r.p.Concurrency, Logger: r.logger})
+		troika.Handle(w, func(_ context.Context, j *troika.Job[Payload]) error {
+			start := time.Now()
+			if t := ft.get(j.Metadata[troika.MetaSubscription]); t != nil {
+				t.record(j.Args.Seq, start.Sub(time.Unix(0, j.Args.TS)))
+			}
+			handled.Add(1)
+			return nil
+		})
+		wg.Go(func() {
+			err := w.Run(wctx)
+			errMu.Lock()
+			if runErr == nil {
+				runErr = err
+			}
+			errMu.Unlock()
+			once.Do(func() { close(done) })
+		})
+	}
 	stop := func() error {
 		cancel()
-		<-done
+		wg.Wait()
 		return runErr
 	}
 	return ft, names, &handled, stop, done, nil
@@ -288,7 +301,7 @@ func fanoutSummary(b *strings.Builder, r *Result) {
 	x := func(k string) float64 { return r.Extra[k] }
 	fmt.Fprintf(b, "  publish    %.0f producers x batches of %.0f for %.0fs: %s events/s, %.3f fsyncs/event, %.0f subscriptions\n",
 		x("producers"), x("publish_batch"), x("duration_s"), thousands(x("events_per_s")), x("publish_fsyncs_per_event"), x("subscriptions"))
-	fmt.Fprintf(b, "  deliveries %s/s completed (%d deliveries in %.2fs, tail %.2fs, concurrency %.0f)\n",
+	fmt.Fprintf(b, "  deliveries %s/s completed (%d deliveries in %.2fs, tail %.2fs, one worker per subscription, concurrency %.0f each)\n",
 		thousands(r.JobsPerS), r.Jobs, r.Seconds, x("tail_drain_s"), x("concurrency"))
 	fmt.Fprintf(b, "  latency    publish -> start p50 %s, p99 %s, max %s (%.0f events at %.0f/s x %.0f subscriptions)\n",
 		msStr(r.LatencyP50Ms), msStr(r.LatencyP99Ms), msStr(r.LatencyMaxMs), x("latency_events"), x("latency_events_per_s"), x("latency_subscriptions"))
