@@ -338,13 +338,13 @@ func checkName(field, name string) error {
 	return nil
 }
 
-// delivery is the job that delivers event id to sub.
-func (sub *subscription) delivery(id store.ID, ev *store.Event) store.InsertJob {
+// delivery is the job that delivers event id (its text form) to sub.
+func (sub *subscription) delivery(id string, ev *store.Event) store.InsertJob {
 	md := make(map[string]string, len(ev.Metadata)+3)
 	maps.Copy(md, ev.Metadata)
 	md[store.MetaTopic] = sub.t.name
 	md[store.MetaSubscription] = sub.name
-	md[store.MetaEvent] = id.String()
+	md[store.MetaEvent] = id
 	return store.InsertJob{
 		Kind: ev.Kind, Args: ev.Args, Queue: sub.tmpl.Queue, Priority: sub.tmpl.Priority,
 		MaxAttempts: sub.tmpl.MaxAttempts, Timeout: sub.tmpl.Timeout,
@@ -390,9 +390,10 @@ func (s *Store) TopicPublish(ctx context.Context, p *store.TopicPublishParams) (
 		}
 		t.events++
 		res[i].ID = id
+		idText := id.String()
 		for _, sub := range t.subs {
 			if sub.matches(ev.Kind) {
-				jobs = append(jobs, sub.delivery(id, ev))
+				jobs = append(jobs, sub.delivery(idText, ev))
 				subs = append(subs, sub)
 				argBytes += len(ev.Args)
 				res[i].Deliveries++
@@ -623,7 +624,7 @@ func (s *Store) deliverRetainedLocked(b *pebble.Batch, w *wakeSet, sub *subscrip
 			return 0, fmt.Errorf("embedded: %s: record %q: %w: %w", s.dir, k, store.ErrCorrupt, err)
 		}
 		if sub.matches(ev.Kind) {
-			jobs = append(jobs, sub.delivery(id, &ev))
+			jobs = append(jobs, sub.delivery(id.String(), &ev))
 			argBytes += len(ev.Args)
 		}
 	}
