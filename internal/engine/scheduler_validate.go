@@ -123,6 +123,8 @@ func buildTemplate(d *store.ScheduleDefinition, in *ScheduleInput, field string,
 		return &store.InvalidArgumentError{Field: field + "job.runAt", Reason: "not allowed: a schedule's jobs run at its fire instants"}
 	case o.HasUnique:
 		return &store.InvalidArgumentError{Field: field + "job.uniqueKey", Reason: "not allowed: each fire instant already has its own unique key"}
+	case o.HasOrderingKey: // a JobTemplate has no ordering key: refuse rather than drop it (topic.go)
+		return &store.InvalidArgumentError{Field: field + "job.orderingKey", Reason: "not supported on schedules yet"}
 	}
 	var ij store.InsertJob
 	if err := o.Build(&ij, -1, in.Kind, in.Args, now, lim); err != nil {

@@ -188,3 +188,14 @@ func FuzzBuildEvent(f *testing.F) {
 		}
 	})
 }
+
+// A schedule's job template cannot carry an ordering key yet: refused, not
+// silently dropped.
+func TestScheduleRefusesOrderingKey(t *testing.T) {
+	t.Parallel()
+	var d store.ScheduleDefinition
+	in := ScheduleInput{Kind: "k", Job: JobOptions{OrderingKey: "o", HasOrderingKey: true}}
+	if err := buildTemplate(&d, &in, "", base, Limits{}); !isInvalid(err, "job.orderingKey") {
+		t.Fatalf("buildTemplate: %v, want invalid job.orderingKey", err)
+	}
+}
