@@ -144,7 +144,7 @@ func eventKeyAt(name string, at int64) []byte {
 // parseEventKey splits an event key into topic, publish time and ID.
 func parseEventKey(k []byte) (name string, at int64, id store.ID, err error) {
 	i := bytes.IndexByte(k, 0)
-	if k[0] != prefixEvent || i < 0 || len(k)-i-1 != 8+16 {
+	if len(k) == 0 || k[0] != prefixEvent || i < 0 || len(k)-i-1 != 8+16 {
 		return "", 0, id, fmt.Errorf("%w: bad event key", errBadRecord)
 	}
 	at = int64(binary.BigEndian.Uint64(k[i+1:]) ^ 1<<63)
