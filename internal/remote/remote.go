@@ -46,6 +46,7 @@ type Store struct {
 	wg     sync.WaitGroup
 	http   *http.Client
 	json   bool // JSON codec: args as Values; otherwise raw bytes
+	ahead  ahead
 }
 
 var _ store.Store = (*Store)(nil)
@@ -120,6 +121,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.stopAhead()
 	s.cancel()
 	s.wg.Wait()
 	s.http.CloseIdleConnections()
@@ -168,6 +170,12 @@ func (s *Store) JobSubscribe(p *store.JobSubscribeParams) (<-chan struct{}, func
 		default:
 		}
 	}
+	s.ahead.mu.Lock()
+	if s.ahead.subs == nil {
+		s.ahead.subs = map[chan struct{}]struct{}{}
+	}
+	s.ahead.subs[ch] = struct{}{}
+	s.ahead.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -198,7 +206,18 @@ func (s *Store) JobSubscribe(p *store.JobSubscribeParams) (<-chan struct{}, func
 		}
 	}()
 	var once sync.Once
-	return ch, func() { once.Do(cancel) }
+	return ch, func() {
+		once.Do(func() {
+			cancel()
+			s.ahead.mu.Lock()
+			delete(s.ahead.subs, ch)
+			last := len(s.ahead.subs) == 0
+			s.ahead.mu.Unlock()
+			if last {
+				s.stopAhead()
+			}
+		})
+	}
 }
 
 // errClosedOr returns ErrClosed once the store is closed, else err mapped.

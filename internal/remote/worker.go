@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"connectrpc.com/connect"
@@ -13,11 +14,17 @@ import (
 	"github.com/troikahq/troika/store"
 )
 
-// JobClaim calls WorkerService.Claim without waiting (the Watch stream of
-// JobSubscribe wakes idle workers). The jobs carry their leases.
+// JobClaim leases up to p.Max jobs: first from what was prefetched for the
+// same parameters (see ahead.go), then with a Claim call that does not
+// wait. While a prefetch is in flight it may return fewer jobs than are
+// ready: the worker is woken when the prefetch returns. The jobs carry
+// their leases.
 func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store.Job, error) {
 	if err := s.check(); err != nil {
 		return nil, err
+	}
+	if p.Max <= 0 {
+		return []*store.Job{}, nil
 	}
 	req := &v1.ClaimRequest{Max: int32(min(p.Max, 1<<30)), LeaseSeconds: p.LeaseTTL.Seconds(), WorkerId: p.Worker,
 		Queues: make([]string, len(p.Queues))}
@@ -30,12 +37,40 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 			req.Weights[q.Name] = int32(min(q.Weight, 1000))
 		}
 	}
-	out, err := s.workers.Claim(ctx, connect.NewRequest(req))
-	if err != nil {
-		return nil, s.errClosedOr(err)
+	key := laneKey(&v1.ClaimRequest{Queues: sortedCopy(req.Queues), Weights: req.Weights, WorkerId: req.WorkerId, LeaseSeconds: req.LeaseSeconds})
+	jobs, busy := s.take(key, p.Max)
+	if len(jobs) < p.Max && !busy {
+		req.Max = int32(p.Max - len(jobs))
+		out, err := s.workers.Claim(ctx, connect.NewRequest(req))
+		if err != nil {
+			if len(jobs) > 0 {
+				s.handBack(jobs)
+			}
+			return nil, s.errClosedOr(err)
+		}
+		more, err := claimedJobs(out.Msg)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, more...)
 	}
-	jobs := make([]*store.Job, 0, len(out.Msg.GetJobs()))
-	for _, pj := range out.Msg.GetJobs() {
+	if !busy && len(jobs) == p.Max {
+		req.Max = int32(min(p.Max, 1<<30))
+		s.startAhead(key, req)
+	}
+	return jobs, nil
+}
+
+func sortedCopy(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
+}
+
+// claimedJobs converts a Claim response.
+func claimedJobs(m *v1.ClaimResponse) ([]*store.Job, error) {
+	jobs := make([]*store.Job, 0, len(m.GetJobs()))
+	for _, pj := range m.GetJobs() {
 		j, err := jobFrom(pj)
 		if err != nil {
 			return nil, err
@@ -47,6 +82,8 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 	}
 	return jobs, nil
 }
+
+func encodeLease(j *store.Job) string { return wire.EncodeLease(j.Lease()) }
 
 // JobLeaseExtendMany calls WorkerService.Heartbeat.
 func (s *Store) JobLeaseExtendMany(ctx context.Context, p *store.JobLeaseExtendManyParams) ([]error, error) {
