@@ -235,7 +235,10 @@ func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store
 		if in.UniqueKey != "" || len(in.Metadata) > 0 || len(in.Tags) > 0 || in.OrderingKey != "" || sub != nil {
 			j.x = &jobExtra{uniqueKey: in.UniqueKey, uniqueUntil: toNanos(in.UniqueUntil),
 				orderingKey: in.OrderingKey, sub: sub}
-			if len(in.Metadata) > 0 {
+			switch {
+			case len(in.Metadata) > 0 && sub != nil:
+				j.x.metadata = in.Metadata // built by the store for this delivery alone (topic.go)
+			case len(in.Metadata) > 0:
 				j.x.metadata = maps.Clone(in.Metadata)
 			}
 			if len(in.Tags) > 0 {
