@@ -46,6 +46,7 @@ func orderingTests() []test {
 		{"DeadAndCancelReleaseTheKey", testOrderFinalReleases},
 		{"CancelOrDeleteAWaitingJob", testOrderRemoveWaiting},
 		{"DeleteTheHolderReleases", testOrderDeleteHolder},
+		{"CancelTheRunningHolderReleases", testOrderCancelRunning},
 		{"PriorityAndRunAtDoNotReorder", testOrderIgnoresPriority},
 		{"KeysArePerQueue", testOrderPerQueue},
 		{"StaleTokenDoesNotRelease", testOrderStaleToken},
@@ -317,5 +318,20 @@ func testOrderConcurrentClaimers(h *harness) {
 		if next[k] < len(ids) {
 			h.t.Errorf("key %s: only %d of %d jobs started", k, next[k], len(ids))
 		}
+	}
+}
+
+// An operator cancelling the running holder revokes its lease and hands the
+// key on at once.
+func testOrderCancelRunning(h *harness) {
+	a := h.insertN(at(0), 2, withOrdering("k"))
+	now := at(time.Second)
+	j := h.claimID(now, "default", a[0].ID)
+	if _, err := h.s.JobCancel(h.ctx, &store.JobCancelParams{ID: a[0].ID, Reason: "operator", Now: now}); err != nil {
+		h.t.Fatalf("JobCancel(running holder): %v", err)
+	}
+	h.claimID(now, "default", a[1].ID)
+	if errs := h.ack(now, completeAck(j, "")); !errors.Is(errs[0], store.ErrLeaseLost) {
+		h.t.Errorf("ack of the cancelled holder: %v, want ErrLeaseLost", errs[0])
 	}
 }
