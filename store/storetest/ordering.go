@@ -232,9 +232,10 @@ func testOrderPromote(h *harness) {
 	a := h.insert1(at(0), withOrdering("k"))
 	b := h.insert1(at(0), withOrdering("k"), withRunAt(at(time.Second)))
 	h.promote(at(time.Minute), 100)
-	h.claimID(at(time.Minute), "default", a.ID)
+	ja := h.claimID(at(time.Minute), "default", a.ID)
 	h.wantNoClaim(at(time.Minute), "default")
-	_ = b
+	h.mustAck(at(time.Minute), completeAck(ja, ""))
+	h.claimID(at(time.Minute), "default", b.ID)
 }
 
 // Several claimers with batches never start a job before its key's
