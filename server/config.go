@@ -24,6 +24,12 @@ type Config struct {
 	Addr string `yaml:"addr"`
 	// Data is the embedded store's data directory; default ./troika-data.
 	Data string `yaml:"data"`
+	// Postgres, when set, is the PostgreSQL connection URL of the store
+	// (instead of the embedded store in Data); env TROIKA_POSTGRES_URL.
+	// Many servers may share one database.
+	Postgres string `yaml:"postgres"`
+	// PostgresSchema is the schema of Troika's tables; default "troika".
+	PostgresSchema string `yaml:"postgresSchema"`
 	// TokensFile names a YAML file of token hashes (see TokenSpec).
 	TokensFile string `yaml:"tokensFile"`
 	// Tokens are token hashes given inline in the YAML config.
@@ -90,6 +96,9 @@ type configField struct {
 	set  func(c *Config, v string) error
 }
 
+// envAliases names the variables whose name is not TROIKA_ + the flag.
+var envAliases = map[string]string{"postgres": "TROIKA_POSTGRES_URL"}
+
 func str(p func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *p(c) = v; return nil }
 }
@@ -122,6 +131,8 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 var configFields = []configField{
 	{"addr", str(func(c *Config) *string { return &c.Addr })},
 	{"data", str(func(c *Config) *string { return &c.Data })},
+	{"postgres", str(func(c *Config) *string { return &c.Postgres })},
+	{"postgres-schema", str(func(c *Config) *string { return &c.PostgresSchema })},
 	{"tokens-file", str(func(c *Config) *string { return &c.TokensFile })},
 	{"tls-cert", str(func(c *Config) *string { return &c.TLSCert })},
 	{"tls-key", str(func(c *Config) *string { return &c.TLSKey })},
@@ -147,8 +158,12 @@ func FlagNames() []string {
 }
 
 // EnvName returns the environment variable of a flag: TROIKA_ + the name in
-// upper snake case (tls-cert: TROIKA_TLS_CERT).
+// upper snake case (tls-cert: TROIKA_TLS_CERT), except postgres:
+// TROIKA_POSTGRES_URL.
 func EnvName(flag string) string {
+	if name, ok := envAliases[flag]; ok {
+		return name
+	}
 	return "TROIKA_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 

@@ -15,6 +15,8 @@ import (
 // TROIKA_<NAME> and in the YAML config file under its camelCase key).
 var serverFlagHelp = map[string]string{
 	"addr":                "listen address (non-loopback needs tokens)",
+	"postgres":            "PostgreSQL connection URL: store jobs there instead of in --data",
+	"postgres-schema":     "PostgreSQL schema of Troika's tables (default troika)",
 	"tokens-file":         "YAML file of token hashes: tokens: [{name, scope, sha256, queues}]",
 	"tls-cert":            "TLS certificate (PEM); with --tls-key the server speaks HTTPS",
 	"tls-key":             "TLS private key (PEM)",
@@ -37,7 +39,7 @@ func (a *app) serverCmd() *cobra.Command {
 		Short: "Run the Troika server (API, health) on one port",
 		Long: `Run the Troika server: the troika.v1 API over Connect-RPC (gRPC, gRPC-Web and
 JSON over HTTP/1.1), /livez, /readyz and grpc.health.v1 on one port, with the
-embedded store in --data.
+embedded store in --data, or PostgreSQL with --postgres URL.
 
 Settings: flags > TROIKA_* environment (e.g. TROIKA_ADDR, TROIKA_TLS_CERT) >
 the strict YAML file of --config (unknown keys are errors) > defaults.
