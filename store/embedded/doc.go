@@ -11,6 +11,9 @@
 //     wake-ups; codec.go: the durable layout (versioned, CRC32C-sealed
 //     values); ids.go: UUIDv7 generation; fs.go: I/O counters; lock_*.go:
 //     the directory lock.
+//   - ordering.go: ordering-key lines (only a key's head job is in a heap);
+//     topic.go: topics, subscriptions, events and their lag
+//     (store.TopicStore).
 //
 // # Durability
 //
