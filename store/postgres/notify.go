@@ -63,8 +63,10 @@ func (n *notifier) loop() {
 	}
 }
 
-// flush sends the pending queues in one statement. A failure is logged and
-// dropped: other processes' workers then find the jobs at their next poll.
+// flush sends the pending queues in one statement, retrying transient
+// failures for a few seconds. A NOTIFY that still fails is logged and
+// dropped: other processes' workers then find the jobs at their own idle
+// poll (the SDK worker's is one second).
 func (n *notifier) flush() {
 	n.mu.Lock()
 	qs := n.queues
@@ -75,8 +77,21 @@ func (n *notifier) flush() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var c int64
-	if err := n.s.pool.QueryRow(ctx, n.s.q.notify, n.s.channel, qs).Scan(&c); err != nil {
-		n.s.log.Debug("troika: NOTIFY failed; other processes find the jobs at their next poll", "queues", qs, "error", err)
+	backoff := 10 * time.Millisecond
+	for {
+		var c int64
+		err := n.s.pool.QueryRow(ctx, n.s.q.notify, n.s.channel, qs).Scan(&c)
+		if err == nil {
+			return
+		}
+		if !transient(err) || ctx.Err() != nil {
+			n.s.log.Warn("troika: NOTIFY failed; other processes find the jobs at their next poll", "queues", qs, "error", err)
+			return
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
 	}
 }
