@@ -14,7 +14,14 @@
 //     retention.go, maintenance.go): periodic passes run by exactly one
 //     process per store, chosen with the store's leader lease.
 //
-// Imports: the standard library and the store package only. Never the root
-// package (which imports this one) and never a backend: the engine talks to
-// store.Store and nothing else.
+//   - The scheduler (scheduler*.go): validation of schedules, the fire
+//     planner (misfire, overlap, jitter) and the leader-gated firing service.
+//   - Topics (topic*.go): validation of topics, subscriptions and ordering
+//     keys, and the leader-gated retention trimmer of events.
+//
+// Imports: the standard library, the store package and internal/cron (the
+// cron-spec parser). Never the root package (which imports this one) and
+// never a backend: the engine talks to the store interfaces and nothing
+// else. Its tests run against the real embedded store on an in-memory
+// filesystem.
 package engine

@@ -10,7 +10,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/troikahq/troika/store"
+	"github.com/troikahq/troika/store/embedded"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -41,16 +44,22 @@ func (c *clock) Advance(d time.Duration) {
 // bundle is what most tests need.
 type bundle struct {
 	ctx   context.Context
-	st    *memStore
+	st    *embedded.Store
 	clock *clock
 	log   *slog.Logger
 }
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	st := newMemStore()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The real embedded store on an in-memory filesystem: the engine is
+	// tested against a backend that keeps the whole contract, not a fake.
+	st, err := embedded.Open("/engine-test", embedded.Options{FS: vfs.NewMem(), Logger: log})
+	if err != nil {
+		t.Fatalf("open the embedded store: %v", err)
+	}
 	t.Cleanup(func() { _ = st.Close() })
-	return &bundle{ctx: t.Context(), st: st, clock: newClock(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return &bundle{ctx: t.Context(), st: st, clock: newClock(), log: log}
 }
 
 // insert inserts one job built from o at the clock's now.
