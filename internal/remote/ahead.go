@@ -26,9 +26,10 @@ import (
 // returned (a prefetch is never cancelled: a cancelled call could lose the
 // response that leased its jobs).
 //
-// (A parked long-polling claim would save a round trip for idle workers,
-// but it would have to be cancelled at shutdown, with that risk; idle
-// workers are woken by the Watch stream instead.)
+// A short claim (the queues ran dry) parks a claim instead: it waits on the
+// server up to parkWait and returns as soon as a job is ready. Parked
+// claims are short so that the end of a subscription can wait for them
+// rather than cancel them; the Watch stream still wakes the worker too.
 
 // aheadFresh is how long claimed-ahead jobs wait for the worker before they
 // are handed back.
@@ -94,9 +95,16 @@ func (s *Store) take(key string, max int) (jobs []*store.Job, busy bool) {
 	return jobs, l.busy
 }
 
-// startAhead starts a prefetch for req unless one is in flight, the buffer
-// is not empty, the last buffer was wasted, or nobody is subscribed.
-func (s *Store) startAhead(key string, req *v1.ClaimRequest) {
+// parkWait is how long a parked claim of an idle worker waits on the
+// server. It bounds how long the end of a subscription waits for it.
+const parkWait = 500 * time.Millisecond
+
+// startAhead starts a claim-ahead call for req unless one is in flight,
+// the buffer is not empty, or nobody is subscribed: a prefetch (unless the
+// last buffer was wasted), or with park a claim that waits up to parkWait
+// on the server for work, so an idle worker gets its next job in one round
+// trip instead of a Watch wake-up followed by a claim.
+func (s *Store) startAhead(key string, req *v1.ClaimRequest, park bool) {
 	a := &s.ahead
 	a.mu.Lock()
 	if len(a.subs) == 0 || s.closed.Load() {
@@ -111,12 +119,15 @@ func (s *Store) startAhead(key string, req *v1.ClaimRequest) {
 		l = &lane{}
 		a.lanes[key] = l
 	}
-	if l.busy || len(l.buf) > 0 || l.wasted {
+	if l.busy || len(l.buf) > 0 || (!park && l.wasted) {
 		l.wasted = false
 		a.mu.Unlock()
 		return
 	}
 	r := &v1.ClaimRequest{Queues: req.Queues, Max: req.Max, LeaseSeconds: req.LeaseSeconds, WorkerId: req.WorkerId, Weights: req.Weights}
+	if park {
+		r.WaitSeconds = parkWait.Seconds()
+	}
 	l.busy, l.req = true, r
 	a.calls.Add(1)
 	a.mu.Unlock()

@@ -54,9 +54,9 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 		}
 		jobs = append(jobs, more...)
 	}
-	if !busy && len(jobs) == p.Max {
+	if !busy {
 		req.Max = int32(min(p.Max, 1<<30))
-		s.startAhead(key, req)
+		s.startAhead(key, req, len(jobs) < p.Max)
 	}
 	return jobs, nil
 }
