@@ -58,6 +58,9 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 		req.Max = int32(min(p.Max, 1<<30))
 		s.startAhead(key, req, len(jobs) < p.Max)
 	}
+	if jobs == nil {
+		jobs = []*store.Job{}
+	}
 	return jobs, nil
 }
 
