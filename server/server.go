@@ -97,6 +97,11 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
+// Handle registers an extra HTTP handler on the server's port, e.g.
+// /metrics or the dashboard at /. Call it before Start. The handler gets
+// the body limit but not the API's token check: it authenticates itself.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // Handler returns the server's HTTP handler (with the body limit), for
 // tests and for embedding in another server.
 func (s *Server) Handler() http.Handler {
