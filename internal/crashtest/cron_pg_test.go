@@ -96,9 +96,11 @@ func cronChild() int {
 }
 
 // TestCronPostgresMultiNode is the multi-node scheduler test (see above).
-// TROIKA_CRON_PG_SECONDS sets how long it runs (default 45).
+// TROIKA_CRON_PG_SECONDS sets how long it runs (default 45). It is not
+// parallel: its four processes load both cores for the whole run, and run
+// beside TestCrash they pushed that test's drain past its deadline (2 of 3
+// runs; none alone).
 func TestCronPostgresMultiNode(t *testing.T) {
-	t.Parallel()
 	seconds := 45
 	if s := os.Getenv("TROIKA_CRON_PG_SECONDS"); s != "" {
 		n, err := strconv.Atoi(s)
