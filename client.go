@@ -29,6 +29,12 @@ type Config struct {
 	// jobs and jobs past retention; default 1s. A dead worker's jobs come
 	// back within their lease TTL plus this interval.
 	SweepInterval time.Duration
+	// RescueRetryPolicy is the back-off applied to an attempt whose lease
+	// expired (its worker crashed, was killed or stalled past its lease):
+	// the attempt counts, and the job runs again after this delay, or is
+	// dead when its attempts are exhausted. It is called with the attempt
+	// that was lost and ErrLeaseExpired. Default DefaultRetryPolicy.
+	RescueRetryPolicy RetryPolicy
 	// DisableMaintenance turns the maintenance services off (lease rescue,
 	// promotion, retention). For tests and for clients that share a store
 	// with another process that runs them.

@@ -98,7 +98,7 @@ func openStore(ctx context.Context, st store.Store, cfg Config) (*Client, error)
 	if !cfg.DisableMaintenance {
 		c.maint = engine.NewMaintenance(engine.MaintenanceConfig{
 			Store: st, Holder: c.id, Now: c.now, Interval: cfg.SweepInterval,
-			Retention: c.retention, Logger: c.log,
+			Retention: c.retention, Logger: c.log, Backoff: rescueBackoff(cfg.RescueRetryPolicy),
 		})
 		c.counters = c.maint.Counters()
 		if err := c.maint.Start(context.WithoutCancel(ctx)); err != nil {
@@ -110,6 +110,15 @@ func openStore(ctx context.Context, st store.Store, cfg Config) (*Client, error)
 		}
 	}
 	return &Client{impl: c}, nil
+}
+
+// rescueBackoff adapts a RetryPolicy to the rescuer's back-off (nil: the
+// engine's default, which is DefaultRetryPolicy's).
+func rescueBackoff(p RetryPolicy) func(int) time.Duration {
+	if p == nil {
+		return nil
+	}
+	return func(attempt int) time.Duration { return max(p(attempt, ErrLeaseExpired), 0) }
 }
 
 // processID returns hostname-pid-random: unique per process and readable.

@@ -32,6 +32,9 @@ var (
 	ErrLocked = store.ErrLocked
 	// ErrCorrupt: the data directory holds data that fails its checksums.
 	ErrCorrupt = store.ErrCorrupt
+	// ErrLeaseExpired is the error a RescueRetryPolicy is called with: the
+	// attempt's worker stopped heartbeating before its lease deadline.
+	ErrLeaseExpired = errors.New("troika: lease expired (the worker crashed or stalled)")
 )
 
 // InvalidArgumentError says which input was rejected and why; it matches

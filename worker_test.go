@@ -532,3 +532,34 @@ func TestWorkOneContextDone(t *testing.T) {
 		}
 	})
 }
+
+// Config.RescueRetryPolicy decides when a rescued attempt runs again; it is
+// called with the lost attempt and ErrLeaseExpired.
+func TestRescueRetryPolicy(t *testing.T) {
+	t.Parallel()
+	var gotAttempt int
+	var gotErr error
+	b := setup(t, func(c *troika.Config) {
+		c.RescueRetryPolicy = func(attempt int, err error) time.Duration {
+			gotAttempt, gotErr = attempt, err
+			return 42 * time.Second
+		}
+	})
+	res := b.enqueue(t, Email{})
+	dead := b.worker(func(c *troika.WorkerConfig) { c.LeaseTTL = time.Minute })
+	troika.Handle(dead, func(ctx context.Context, j *troika.Job[Email]) error {
+		b.clock.Advance(2 * time.Minute)
+		eventually(t, 10*time.Second, func() bool { return b.maint.Stats().LeasesRescued == 1 }, "rescue")
+		return nil
+	}, troika.WithTimeout(time.Hour))
+	j, err := dead.WorkOne(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotAttempt != 1 || !errors.Is(gotErr, troika.ErrLeaseExpired) {
+		t.Errorf("policy called with (%d, %v), want (1, ErrLeaseExpired)", gotAttempt, gotErr)
+	}
+	if j.ID != res.ID || j.State != troika.StateRetryable || !j.RunAt.Equal(j.Errors[0].At.Add(42*time.Second)) {
+		t.Errorf("rescued job: state %s run_at %s, error at %s; want retryable 42s after the rescue", j.State, j.RunAt, j.Errors[0].At)
+	}
+}

@@ -185,7 +185,11 @@ func child(mode string) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := troika.Open(ctx, troika.Config{Dir: dir, SweepInterval: 100 * time.Millisecond})
+	// Rescued attempts (every kill leaves some) come back quickly, so that a
+	// job in flight at several kills does not wait out the default back-off
+	// (minutes by the fourth attempt) past the drain's deadline.
+	c, err := troika.Open(ctx, troika.Config{Dir: dir, SweepInterval: 100 * time.Millisecond,
+		RescueRetryPolicy: func(int, error) time.Duration { return 10 * time.Millisecond }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		return 1
