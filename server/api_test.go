@@ -11,7 +11,7 @@ import (
 func TestWorkerProtocolJSON(t *testing.T) {
 	t.Parallel()
 	e := setup(t, false)
-	res := e.ok(t, "JobService/Enqueue", "", `{"kind":"email.send","args":{"to":"ada@example.com"},"queue":"emails","tags":["welcome"],"metadata":{"tenant":"acme"}}`)
+	res := e.ok(t, "JobService/Enqueue", "", `{"kind":"email.send","args":{"to":"ada@example.com"},"queue":"emails","tags":["welcome"],"metadata":{"tenant":"acme"},"orderingKey":"customer-7"}`)
 	id, _ := res["id"].(string)
 	if id == "" || res["state"] != "available" || res["duplicate"] != false {
 		t.Fatalf("Enqueue = %v", res)
@@ -35,7 +35,7 @@ func TestWorkerProtocolJSON(t *testing.T) {
 		t.Fatalf("Complete = %v", done)
 	}
 	got := e.ok(t, "JobService/GetJob", "", `{"id":"`+id+`"}`)["job"].(map[string]any)
-	if got["state"] != "completed" || compact(t, got["result"]) != `{"sent":true}` || got["leaseToken"] != "" || got["finishedAt"] == nil {
+	if got["state"] != "completed" || compact(t, got["result"]) != `{"sent":true}` || got["leaseToken"] != "" || got["finishedAt"] == nil || got["orderingKey"] != "customer-7" {
 		t.Fatalf("GetJob = %v", got)
 	}
 	// A second Complete with the now stale token changes nothing.

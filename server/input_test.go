@@ -27,7 +27,7 @@ func TestBadInput(t *testing.T) {
 		{"negative delay", "JobService/Enqueue", `{"kind":"k","delay":"-5s"}`, "invalid_argument", "delay"},
 		{"bad duration", "JobService/Enqueue", `{"kind":"k","delay":"soon"}`, "invalid_argument", ""},
 		{"runAt and delay", "JobService/Enqueue", `{"kind":"k","delay":"1s","runAt":"2030-01-01T00:00:00Z"}`, "invalid_argument", "exclusive"},
-		{"ordering key", "JobService/Enqueue", `{"kind":"k","orderingKey":"c1"}`, "unimplemented", "ordering"},
+		{"bad ordering key", "JobService/Enqueue", `{"kind":"k","orderingKey":"` + strings.Repeat("o", 5000) + `"}`, "invalid_argument", "orderingKey"},
 		{"one bad of many", "JobService/EnqueueMany", `{"jobs":[{"kind":"k"},{"kind":""}]}`, "invalid_argument", "jobs[1].kind"},
 		{"oversized body", "JobService/Enqueue", `{"kind":"k","args":"` + strings.Repeat("x", 70<<10) + `"}`, "resource_exhausted", ""},
 		{"unknown id", "JobService/GetJob", `{"id":"0190f7d5-6c1e-7c3a-9b1e-2f6d7a1b9c00"}`, "not_found", ""},

@@ -32,9 +32,6 @@ func (s *Server) buildInsert(dst *store.InsertJob, index int, r *v1.EnqueueReque
 	if r == nil {
 		return &store.InvalidArgumentError{Field: field("job"), Reason: "null"}
 	}
-	if r.GetOrderingKey() != "" {
-		return connect.NewError(connect.CodeUnimplemented, fmt.Errorf("troika: %s: ordering keys are not supported yet", field("orderingKey")))
-	}
 	args, err := wire.Raw(field("args"), r.GetArgs(), r.ArgsJson)
 	if err != nil {
 		return err
@@ -44,6 +41,7 @@ func (s *Server) buildInsert(dst *store.InsertJob, index int, r *v1.EnqueueReque
 		Priority: int(r.GetPriority()), HasPriority: r.GetPriority() != 0,
 		MaxAttempts: int(r.GetMaxAttempts()), HasMaxAttempts: r.GetMaxAttempts() != 0,
 		Metadata: r.GetMetadata(), Tags: r.GetTags(), RunAt: wire.FromTime(r.GetRunAt()),
+		OrderingKey: r.GetOrderingKey(), HasOrderingKey: r.GetOrderingKey() != "",
 	}
 	if r.GetRunAt() != nil {
 		if err := r.GetRunAt().CheckValid(); err != nil {

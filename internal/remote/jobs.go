@@ -20,7 +20,7 @@ type watchRequest = v1.WatchRequest
 func (s *Store) enqueueRequest(j *store.InsertJob, now time.Time, index int) (*v1.EnqueueRequest, error) {
 	r := &v1.EnqueueRequest{
 		Kind: j.Kind, Queue: j.Queue, Priority: int32(j.Priority), MaxAttempts: int32(j.MaxAttempts),
-		Timeout: wire.Duration(j.Timeout), Metadata: j.Metadata, Tags: j.Tags,
+		Timeout: wire.Duration(j.Timeout), Metadata: j.Metadata, Tags: j.Tags, OrderingKey: j.OrderingKey,
 	}
 	if s.json {
 		field := "args"
@@ -100,7 +100,7 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 		in := &p.Jobs[i]
 		results[i] = store.InsertResult{Duplicate: r.GetDuplicate(), Job: &store.Job{
 			ID: id, State: store.JobState(r.GetState()), Kind: in.Kind, Queue: in.Queue, Priority: in.Priority,
-			MaxAttempts: in.MaxAttempts, RunAt: in.RunAt, UniqueKey: in.UniqueKey,
+			MaxAttempts: in.MaxAttempts, RunAt: in.RunAt, UniqueKey: in.UniqueKey, OrderingKey: in.OrderingKey,
 		}}
 	}
 	return results, nil

@@ -117,7 +117,7 @@ func Job(j *store.Job, withLease, raw bool) (*v1.Job, error) {
 		Id: j.ID.String(), Kind: j.Kind, Args: args, Queue: j.Queue, Priority: int32(j.Priority),
 		State: string(j.State), Attempt: int32(j.Attempt), MaxAttempts: int32(j.MaxAttempts),
 		RunAt: Time(j.RunAt), CreatedAt: Time(j.CreatedAt), AttemptedAt: Time(j.AttemptedAt),
-		FinishedAt: Time(j.FinishedAt), UniqueKey: j.UniqueKey, Metadata: j.Metadata, Tags: j.Tags,
+		FinishedAt: Time(j.FinishedAt), UniqueKey: j.UniqueKey, OrderingKey: j.OrderingKey, Metadata: j.Metadata, Tags: j.Tags,
 		Result: result, Timeout: Duration(j.Timeout), UniqueUntil: Time(j.UniqueUntil),
 		LeaseHolder: j.LeaseHolder, LeaseDeadline: Time(j.LeaseDeadline),
 	}
@@ -162,7 +162,7 @@ func FromJob(p *v1.Job) (*store.Job, error) {
 	j := &store.Job{
 		ID: id, Kind: p.GetKind(), Args: args, Queue: p.GetQueue(), Priority: int(p.GetPriority()),
 		State: store.JobState(p.GetState()), Attempt: int(p.GetAttempt()), MaxAttempts: int(p.GetMaxAttempts()),
-		RunAt: FromTime(p.GetRunAt()), Timeout: timeout, UniqueKey: p.GetUniqueKey(),
+		RunAt: FromTime(p.GetRunAt()), Timeout: timeout, UniqueKey: p.GetUniqueKey(), OrderingKey: p.GetOrderingKey(),
 		UniqueUntil: FromTime(p.GetUniqueUntil()), Metadata: p.GetMetadata(), Tags: p.GetTags(),
 		CreatedAt: FromTime(p.GetCreatedAt()), AttemptedAt: FromTime(p.GetAttemptedAt()),
 		FinishedAt: FromTime(p.GetFinishedAt()), Result: result,

@@ -41,8 +41,9 @@ type EnqueueRequest struct {
 	Timeout     *durationpb.Duration `protobuf:"bytes,8,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	UniqueKey   string               `protobuf:"bytes,9,opt,name=unique_key,json=uniqueKey,proto3" json:"unique_key,omitempty"`
 	UniqueFor   *durationpb.Duration `protobuf:"bytes,10,opt,name=unique_for,json=uniqueFor,proto3" json:"unique_for,omitempty"`
-	// ordering_key is reserved for ordered delivery (not implemented yet: a
-	// non-empty value is rejected with unimplemented).
+	// ordering_key makes the job part of the FIFO line of (queue, key): it
+	// starts only after every job enqueued before it with the same key
+	// finished.
 	OrderingKey string            `protobuf:"bytes,11,opt,name=ordering_key,json=orderingKey,proto3" json:"ordering_key,omitempty"`
 	Metadata    map[string]string `protobuf:"bytes,12,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Tags        []string          `protobuf:"bytes,13,rep,name=tags,proto3" json:"tags,omitempty"`
