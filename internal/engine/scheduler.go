@@ -182,7 +182,11 @@ func (s *Scheduler) Pass(ctx context.Context) (time.Time, error) {
 			}
 			firstErr = err
 		}
-		if len(res.Due) < dueBatch || firstErr != nil {
+		// Stop when nothing was due: res.NextAt is then the next fire time.
+		// After a list that fired something, list again: the due list's
+		// NextAt ignores the schedules it returned, whose next fire times
+		// the fires just moved (stopping here would sleep a whole Poll).
+		if len(res.Due) == 0 || firstErr != nil {
 			if firstErr != nil {
 				// Do not spin on a failing schedule: come back after Poll.
 				return time.Time{}, firstErr

@@ -504,3 +504,25 @@ func TestSchedulerLongOutageIsBounded(t *testing.T) {
 		t.Errorf("after the outage: last %s next %s", sc.LastFireAt, sc.NextFireAt)
 	}
 }
+
+// A pass that fires every due schedule returns the next fire time, so the
+// firer sleeps until then and not a whole poll interval (which made every
+// fire about a second late).
+func TestSchedulerPassReturnsNextFire(t *testing.T) {
+	t.Parallel()
+	b := setupScheduler(t)
+	b.set(base)
+	b.upsert(ScheduleInput{ID: "every-second", Spec: "@every 1s"})
+	b.upsert(ScheduleInput{ID: "every-minute", Spec: "* * * * *"})
+	b.set(base.Add(time.Second))
+	next, err := b.sched.Pass(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := base.Add(2 * time.Second); !next.Equal(want) {
+		t.Fatalf("Pass after firing returned next %s, want the next instant %s", next, want)
+	}
+	if n := len(b.jobs()); n != 1 {
+		t.Fatalf("%d jobs after one due instant, want 1", n)
+	}
+}
