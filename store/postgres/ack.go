@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/troikahq/troika/store"
 )
 
@@ -88,11 +89,24 @@ func (s *Store) ackRound(ctx context.Context, p *store.JobAckManyParams, now tim
 	var woken []string
 	err := s.call(ctx, "JobAckMany", func(ctx context.Context) error {
 		woken = woken[:0]
-		// One autocommit statement; the rare follow-ups (which missed
-		// items exist, NOTIFY for hand-backs) run after it.
+		// One round trip, one implicit transaction: the line locks of the
+		// ordered jobs among ids (before the row locks), the ack, and the
+		// hand-over of the lines whose holder became final (see
+		// ordering.go); for unordered jobs the first and last statements
+		// find no key. The rare follow-ups (which missed items exist)
+		// run after it.
 		tx := s.pool
 		return func() error {
-			rows, err := tx.Query(ctx, s.q.ack, ids, attempts, tokens, outcomes, runAts, aErrs, results, now)
+			var b pgx.Batch
+			b.Queue(s.q.ord.lockLinesOf, s.lineLockPrefix(), ids)
+			b.Queue(s.q.ack, ids, attempts, tokens, outcomes, runAts, aErrs, results, now)
+			b.Queue(s.q.ord.release, ids, nil, nil)
+			br := tx.SendBatch(ctx, &b)
+			defer br.Close()
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+			rows, err := br.Query()
 			if err != nil {
 				return err
 			}
@@ -111,6 +125,22 @@ func (s *Store) ackRound(ctx context.Context, p *store.JobAckManyParams, now tim
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
+				return err
+			}
+			rows, err = br.Query()
+			if err != nil {
+				return err
+			}
+			handed, err := readyQueuesOf(rows)
+			if err != nil {
+				return err
+			}
+			for _, q := range handed {
+				if indexOf(woken, q) < 0 {
+					woken = append(woken, q)
+				}
+			}
+			if err := br.Close(); err != nil {
 				return err
 			}
 			s.commits.Add(1)

@@ -109,8 +109,14 @@ func (s *Store) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store
 	}
 	now := s.clock(p.Now)
 	var j *store.Job
+	var woken []string
 	err := s.call(ctx, "JobCancel", func(ctx context.Context) error {
+		woken = nil
 		return s.tx(ctx, func(tx pgx.Tx) error {
+			ids := []store.ID{p.ID}
+			if err := s.lockLinesOf(ctx, tx, ids); err != nil { // before the row lock
+				return err
+			}
 			var cur *store.Job
 			var err error
 			cur, err = scanJob(tx.QueryRow(ctx, s.q.get+" FOR UPDATE", p.ID))
@@ -130,12 +136,21 @@ func (s *Store) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store
 				reason = &r
 			}
 			j, err = scanJob(tx.QueryRow(ctx, s.q.cancel, p.ID, now, reason))
-			return err
+			if err != nil || j.OrderingKey == "" {
+				return err
+			}
+			// Cancelled is final: hand the line on, and wake its queue.
+			if woken, err = s.release(ctx, tx, ids, nil, nil); err != nil || len(woken) == 0 {
+				return err
+			}
+			var n int64
+			return tx.QueryRow(ctx, s.q.notify, s.channel, woken).Scan(&n)
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.subs.wake(woken)
 	return j, nil
 }
 
@@ -178,7 +193,11 @@ func (s *Store) JobRetry(ctx context.Context, p *store.JobRetryParams) ([]*store
 		return s.tx(ctx, func(tx pgx.Tx) error {
 			var rows pgx.Rows
 			var err error
+			var retried []store.ID
 			if len(p.IDs) > 0 {
+				if err := s.lockLinesOf(ctx, tx, p.IDs); err != nil { // before the row locks
+					return err
+				}
 				states, err := s.lockIDs(ctx, tx, p.IDs)
 				if err != nil {
 					return err
@@ -188,25 +207,33 @@ func (s *Store) JobRetry(ctx context.Context, p *store.JobRetryParams) ([]*store
 						return &store.StateError{ID: id, Op: "retry", State: st}
 					}
 				}
-				rows, err = tx.Query(ctx, s.q.retryIDs, p.IDs, now)
-				if err != nil {
-					return err
-				}
+				retried = p.IDs
 			} else {
 				limit := p.Limit
 				if limit <= 0 {
 					limit = 1000
 				}
+				// The candidates first, unlocked, so that their lines are
+				// locked before their rows (see ordering.go).
 				sql, args := s.filterSQL("state = 'dead'", nil, p.Queue, p.Kind, nil, limit)
-				sql = "UPDATE " + pgx.Identifier{s.schema}.Sanitize() + ".jobs SET state = 'available', attempt = 0, finished_at = NULL, run_at = $" +
-					strconv.Itoa(len(args)+1) + " WHERE id IN (" + sql + " FOR UPDATE SKIP LOCKED) RETURNING " + cols("")
-				rows, err = tx.Query(ctx, sql, append(args, now)...)
-				if err != nil {
+				if retried, err = s.selectIDs(ctx, tx, sql, args); err != nil {
+					return err
+				}
+				if err := s.lockLinesOf(ctx, tx, retried); err != nil {
 					return err
 				}
 			}
+			rows, err = tx.Query(ctx, s.q.retryIDs, retried, now)
+			if err != nil {
+				return err
+			}
 			jobs, err = scanJobs(rows)
 			if err != nil {
+				return err
+			}
+			// Retried ordered jobs rejoined their lines blocked: hand each
+			// line without a holder to its first job.
+			if _, err := s.release(ctx, tx, retried, nil, nil); err != nil {
 				return err
 			}
 			var queues []string
@@ -270,9 +297,14 @@ func (s *Store) JobDelete(ctx context.Context, p *store.JobDeleteParams) (int, e
 		}
 	}
 	var n int64
+	var woken []string
 	err := s.call(ctx, "JobDelete", func(ctx context.Context) error {
+		woken = nil
 		if len(p.IDs) > 0 {
 			return s.tx(ctx, func(tx pgx.Tx) error {
+				if err := s.lockLinesOf(ctx, tx, p.IDs); err != nil { // before the row locks
+					return err
+				}
 				states, err := s.lockIDs(ctx, tx, p.IDs)
 				if err != nil {
 					return err
@@ -282,9 +314,9 @@ func (s *Store) JobDelete(ctx context.Context, p *store.JobDeleteParams) (int, e
 						return &store.StateError{ID: id, Op: "delete", State: store.StateRunning}
 					}
 				}
-				tag, err := tx.Exec(ctx, s.q.deleteIDs, p.IDs)
-				n = tag.RowsAffected()
-				return err
+				var err2 error
+				n, woken, err2 = s.deleteLocked(ctx, tx, p.IDs, nil)
+				return err2
 			})
 		}
 		limit := p.Limit
@@ -296,6 +328,23 @@ func (s *Store) JobDelete(ctx context.Context, p *store.JobDeleteParams) (int, e
 			before = p.FinishedBefore.UTC()
 		}
 		sql, args := s.filterSQL("state = $1", []any{string(p.State)}, p.Queue, p.Kind, before, limit)
+		if !p.State.Final() {
+			// Unfinished jobs may be in ordering lines: lock the lines of
+			// the candidates before their rows, delete those still in the
+			// state, and hand the lines on (see ordering.go).
+			return s.tx(ctx, func(tx pgx.Tx) error {
+				ids, err := s.selectIDs(ctx, tx, sql, args)
+				if err != nil || len(ids) == 0 {
+					return err
+				}
+				if err := s.lockLinesOf(ctx, tx, ids); err != nil {
+					return err
+				}
+				st := string(p.State)
+				n, woken, err = s.deleteLocked(ctx, tx, ids, &st)
+				return err
+			})
+		}
 		sql = "DELETE FROM " + pgx.Identifier{s.schema}.Sanitize() + ".jobs WHERE id IN (" + sql + " FOR UPDATE SKIP LOCKED)"
 		tag, err := s.pool.Exec(ctx, sql, args...)
 		n = tag.RowsAffected()
@@ -307,5 +356,45 @@ func (s *Store) JobDelete(ctx context.Context, p *store.JobDeleteParams) (int, e
 	if err != nil {
 		return 0, err
 	}
+	s.subs.wake(woken)
 	return int(n), nil
+}
+
+// deleteLocked deletes the jobs ids that are not running (and, with state,
+// still in *state) in tx, which holds their lines' locks, hands on the
+// lines of the deleted ordered jobs, and NOTIFYs the queues of new
+// holders. It returns how many it deleted and those queues.
+func (s *Store) deleteLocked(ctx context.Context, tx pgx.Tx, ids []store.ID, state *string) (int64, []string, error) {
+	var n int64
+	var queues, keys []string
+	if err := tx.QueryRow(ctx, s.q.deleteIDs, ids, state).Scan(&n, &queues, &keys); err != nil {
+		return 0, nil, err
+	}
+	if len(keys) == 0 {
+		return n, nil, nil
+	}
+	woken, err := s.release(ctx, tx, nil, queues, keys)
+	if err != nil || len(woken) == 0 {
+		return n, nil, err
+	}
+	var x int64
+	return n, woken, tx.QueryRow(ctx, s.q.notify, s.channel, woken).Scan(&x)
+}
+
+// selectIDs runs a "SELECT id …" query in tx.
+func (s *Store) selectIDs(ctx context.Context, tx pgx.Tx, sql string, args []any) ([]store.ID, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []store.ID
+	for rows.Next() {
+		var id store.ID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

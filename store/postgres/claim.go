@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,6 +93,14 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 	}
 	if jobs == nil {
 		jobs = []*store.Job{}
+	}
+	// RETURNING has no order: hand the jobs out in claim order (queue as
+	// given, then priority, run_at, id), as the embedded store does.
+	if len(jobs) > 1 {
+		slices.SortFunc(jobs, func(a, b *store.Job) int {
+			return cmp.Or(cmp.Compare(indexOf(names, a.Queue), indexOf(names, b.Queue)), cmp.Compare(a.Priority, b.Priority),
+				a.RunAt.Compare(b.RunAt), a.ID.Compare(b.ID))
+		})
 	}
 	return jobs, nil
 }

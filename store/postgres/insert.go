@@ -36,7 +36,7 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 	}
 	var res []store.InsertResult
 	err = s.call(ctx, "JobInsertMany", func(ctx context.Context) error {
-		if !b.unique {
+		if !b.unique && !b.keyed { // one autocommit statement
 			if err := b.exec(ctx, s.pool, s, false); err != nil {
 				return err
 			}
@@ -45,6 +45,14 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 			return nil
 		}
 		return s.tx(ctx, func(tx pgx.Tx) error {
+			if !b.unique { // ordered: the line locks, then the insert
+				res = nil
+				if err := b.exec(ctx, tx, s, false); err != nil {
+					return err
+				}
+				res = b.results(nil)
+				return nil
+			}
 			var err error
 			res, err = b.insertUnique(ctx, tx, s, false)
 			return err
@@ -111,6 +119,8 @@ type insertBatch struct {
 	now    time.Time
 	ids    []store.ID
 	unique bool
+	keyed  bool       // some job has an ordering key
+	subIDs []store.ID // the subscription of each job (deliveries), or nil
 
 	// column arrays of the rows to insert (all rows, or the new ones)
 	cIDs                  []store.ID
@@ -122,12 +132,20 @@ type insertBatch struct {
 	timeouts              []int64
 	keys, metas, tags     []*string
 	untils                []pgtype.Timestamptz
+	okeys                 []*string  // ordering keys
+	subs                  []store.ID // subscription ids (deliveries only)
 
 	uniqueRes []store.InsertResult
 }
 
 func (s *Store) prepareInsert(p *store.JobInsertManyParams) (*insertBatch, error) {
-	b := &insertBatch{p: p, now: s.clock(p.Now)}
+	return s.prepareDeliveries(p, nil)
+}
+
+// prepareDeliveries is prepareInsert for jobs that deliver to the
+// subscriptions subIDs[i] (nil: plain jobs).
+func (s *Store) prepareDeliveries(p *store.JobInsertManyParams, subIDs []store.ID) (*insertBatch, error) {
+	b := &insertBatch{p: p, now: s.clock(p.Now), subIDs: subIDs}
 	for i := range p.Jobs {
 		in := &p.Jobs[i]
 		switch {
@@ -142,6 +160,9 @@ func (s *Store) prepareInsert(p *store.JobInsertManyParams) (*insertBatch, error
 		}
 		if in.UniqueKey != "" {
 			b.unique = true
+		}
+		if in.OrderingKey != "" {
+			b.keyed = true
 		}
 	}
 	b.ids = make([]store.ID, len(p.Jobs))
@@ -176,6 +197,7 @@ func (b *insertBatch) reset() {
 	b.cIDs, b.queues, b.kinds, b.states, b.args = b.cIDs[:0], b.queues[:0], b.kinds[:0], b.states[:0], b.args[:0]
 	b.prios, b.runAts, b.maxAtt, b.timeouts = b.prios[:0], b.runAts[:0], b.maxAtt[:0], b.timeouts[:0]
 	b.keys, b.metas, b.tags, b.untils = b.keys[:0], b.metas[:0], b.tags[:0], b.untils[:0]
+	b.okeys, b.subs = b.okeys[:0], b.subs[:0]
 }
 
 // add appends job i to the column arrays.
@@ -205,6 +227,17 @@ func (b *insertBatch) add(i int) {
 	b.untils = append(b.untils, until)
 	b.metas = append(b.metas, jsonText(in.Metadata, len(in.Metadata) > 0))
 	b.tags = append(b.tags, jsonText(in.Tags, len(in.Tags) > 0))
+	if b.keyed {
+		var ok *string
+		if in.OrderingKey != "" {
+			k := in.OrderingKey
+			ok = &k
+		}
+		b.okeys = append(b.okeys, ok)
+	}
+	if b.subIDs != nil {
+		b.subs = append(b.subs, b.subIDs[i])
+	}
 }
 
 // jsonText returns v as JSON text, or nil when !present.
@@ -228,6 +261,9 @@ type dbtx interface {
 
 // exec inserts the rows of the column arrays with one statement; with
 // notify the statement also NOTIFYs the queues that got available jobs.
+// Ordered rows need db to be a transaction: exec first takes their lines'
+// advisory locks (see ordering.go), then the insert decides which of them
+// wait (key_blocked).
 func (b *insertBatch) exec(ctx context.Context, db dbtx, s *Store, notify bool) error {
 	if len(b.cIDs) == 0 {
 		return nil
@@ -236,9 +272,39 @@ func (b *insertBatch) exec(ctx context.Context, db dbtx, s *Store, notify bool) 
 	if notify {
 		sql = s.q.insertNotify
 	}
+	var okeys []*string
+	var behind []bool
+	if b.keyed {
+		okeys, behind = b.okeys, b.behind()
+		if err := s.lockLines(ctx, db, b.queues, okeys); err != nil {
+			return err
+		}
+	}
+	var subs []store.ID
+	if len(b.subs) > 0 {
+		subs = b.subs
+	}
 	var n int64
 	return db.QueryRow(ctx, sql, b.cIDs, b.queues, b.kinds, b.states, b.prios, b.runAts, b.maxAtt, b.timeouts,
-		b.keys, b.untils, b.args, b.metas, b.tags, b.now, s.channel).Scan(&n)
+		b.keys, b.untils, b.args, b.metas, b.tags, b.now, s.channel, okeys, behind, subs).Scan(&n)
+}
+
+// behind reports, per row, whether an earlier row of the batch is in the
+// same line (rows are in ID order: the first of a line is its candidate
+// holder, the others wait behind it).
+func (b *insertBatch) behind() []bool {
+	out := make([]bool, len(b.okeys))
+	type line struct{ queue, key string }
+	seen := map[line]bool{}
+	for i, k := range b.okeys {
+		if k == nil {
+			continue
+		}
+		l := line{b.queues[i], *k}
+		out[i] = seen[l]
+		seen[l] = true
+	}
+	return out
 }
 
 // results builds the results of a batch inserted whole (no unique keys),
@@ -258,6 +324,7 @@ func (b *insertBatch) results(res []store.InsertResult) []store.InsertResult {
 			ID: b.ids[i], Kind: in.Kind, Args: slices.Clone(in.Args), Queue: in.Queue, Priority: in.Priority,
 			State: b.state(i), RunAt: b.runAt(i), MaxAttempts: in.MaxAttempts, Timeout: in.Timeout,
 			UniqueKey: in.UniqueKey, Metadata: maps.Clone(in.Metadata), Tags: slices.Clone(in.Tags), CreatedAt: b.now,
+			OrderingKey: in.OrderingKey,
 		}
 		if in.UniqueKey != "" {
 			j.UniqueUntil = in.UniqueUntil.UTC().Truncate(time.Microsecond)

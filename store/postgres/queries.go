@@ -16,17 +16,35 @@ type queries struct {
 	deleteFilter, counts, countsAll, oldest, settings    string
 	settingsAll, queueUpsert, leaderAcquire, leaderGet   string
 	leaderRelease, notify, foldCounts, claimOne, exist   string
+
+	ord   *orderingQueries // ordering.go
+	topic *topicQueries    // topic.go
 }
 
 const readyStates = `('available', 'scheduled', 'retryable')`
 
+// unfinishedStates are the states of a job that is still in its ordering
+// line (and in its subscription's lag).
+const unfinishedStates = `('available', 'scheduled', 'running', 'retryable')`
+
+// insertBlocked is the key_blocked of an inserted row (see insert).
+const insertBlocked = `CASE WHEN u.okey IS NULL THEN false
+    ELSE coalesce(u.behind, false) OR EXISTS (SELECT 1 FROM {s}.jobs x
+      WHERE x.queue = u.queue AND x.ordering_key = u.okey AND x.state IN {unfinished}) END`
+
 func newQueries(schema string) *queries {
 	r := strings.NewReplacer("{s}", pgx.Identifier{schema}.Sanitize(), "{cols}", cols(""), "{jcols}", cols("j"),
-		"{ready}", readyStates)
+		"{ready}", readyStates, "{blocked}", insertBlocked, "{unfinished}", unfinishedStates)
 	q := &queries{
 		// $1 ids, $2 queues, $3 kinds, $4 states, $5 priorities, $6 run_at,
 		// $7 max_attempts, $8 timeouts, $9 unique keys, $10 unique_until,
-		// $11 args, $12 metadata, $13 tags, $14 created_at, $15 channel.
+		// $11 args, $12 metadata, $13 tags, $14 created_at, $15 channel,
+		// $16 ordering keys, $17 "behind an earlier job of the batch in its
+		// line", $18 subscription ids. $16-$18 are NULL (padded by unnest)
+		// for a batch without ordering keys or deliveries. An ordered job
+		// is blocked when it is behind one of the batch or its line has an
+		// unfinished job; the caller holds the lines' advisory locks (see
+		// ordering.go), so that read sees every committed line member.
 		// insert leaves the NOTIFY to the store's notifier, after commit:
 		// a transaction that notifies holds a database-wide lock through
 		// its commit, which would serialize concurrent inserts and defeat
@@ -34,12 +52,16 @@ func newQueries(schema string) *queries {
 		// notifies inside, so that only a commit wakes anyone.
 		insert: `WITH ins AS (
   INSERT INTO {s}.jobs (id, queue, kind, state, priority, run_at, max_attempts, timeout_ns,
-                        unique_key, unique_until, args, metadata, tags, created_at)
+                        unique_key, unique_until, args, metadata, tags, created_at,
+                        ordering_key, key_blocked, subscription_id)
   SELECT u.id, u.queue, u.kind, u.state, u.priority, u.run_at, u.max_attempts, u.timeout_ns,
-         u.unique_key, u.unique_until, u.args::json, u.metadata::jsonb, u.tags::jsonb, $14
+         u.unique_key, u.unique_until, u.args::json, u.metadata::jsonb, u.tags::jsonb, $14,
+         u.okey, {blocked}, u.sub
   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::timestamptz[],
-              $7::int[], $8::bigint[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[])
-       AS u(id, queue, kind, state, priority, run_at, max_attempts, timeout_ns, unique_key, unique_until, args, metadata, tags)
+              $7::int[], $8::bigint[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
+              $16::text[], $17::boolean[], $18::uuid[])
+       AS u(id, queue, kind, state, priority, run_at, max_attempts, timeout_ns, unique_key, unique_until, args, metadata, tags,
+            okey, behind, sub)
   ON CONFLICT (id) DO NOTHING
   RETURNING 1
 )
@@ -47,12 +69,16 @@ SELECT count(*) FROM ins WHERE $15::text IS NOT NULL`,
 
 		insertNotify: `WITH ins AS (
   INSERT INTO {s}.jobs (id, queue, kind, state, priority, run_at, max_attempts, timeout_ns,
-                        unique_key, unique_until, args, metadata, tags, created_at)
+                        unique_key, unique_until, args, metadata, tags, created_at,
+                        ordering_key, key_blocked, subscription_id)
   SELECT u.id, u.queue, u.kind, u.state, u.priority, u.run_at, u.max_attempts, u.timeout_ns,
-         u.unique_key, u.unique_until, u.args::json, u.metadata::jsonb, u.tags::jsonb, $14
+         u.unique_key, u.unique_until, u.args::json, u.metadata::jsonb, u.tags::jsonb, $14,
+         u.okey, {blocked}, u.sub
   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::timestamptz[],
-              $7::int[], $8::bigint[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[])
-       AS u(id, queue, kind, state, priority, run_at, max_attempts, timeout_ns, unique_key, unique_until, args, metadata, tags)
+              $7::int[], $8::bigint[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
+              $16::text[], $17::boolean[], $18::uuid[])
+       AS u(id, queue, kind, state, priority, run_at, max_attempts, timeout_ns, unique_key, unique_until, args, metadata, tags,
+            okey, behind, sub)
   ON CONFLICT (id) DO NOTHING
   RETURNING queue, state
 )
@@ -72,7 +98,7 @@ ORDER BY unique_key, id DESC`,
   SELECT x.id, q.ord, q.share, row_number() OVER (PARTITION BY q.ord ORDER BY x.priority, x.run_at, x.id) AS rn
   FROM q CROSS JOIN LATERAL (
     SELECT j.id, j.priority, j.run_at FROM {s}.jobs j
-    WHERE j.queue = q.name AND j.state IN {ready} AND j.run_at <= $3
+    WHERE j.queue = q.name AND j.state IN {ready} AND NOT j.key_blocked AND j.run_at <= $3
     ORDER BY j.priority, j.run_at, j.id
     LIMIT $4
     FOR UPDATE SKIP LOCKED
@@ -91,7 +117,7 @@ RETURNING {jcols}`,
   lease_token = nextval('{s}.lease_token_seq'), lease_holder = $4, lease_deadline = $5
 WHERE j.id IN (
   SELECT x.id FROM {s}.jobs x
-  WHERE x.queue = $1 AND x.state IN {ready} AND x.run_at <= $2
+  WHERE x.queue = $1 AND x.state IN {ready} AND NOT x.key_blocked AND x.run_at <= $2
     AND NOT EXISTS (SELECT 1 FROM {s}.queues q WHERE q.name = $1 AND q.paused)
   ORDER BY x.priority, x.run_at, x.id
   LIMIT $3
@@ -146,7 +172,7 @@ ORDER BY lease_deadline, id LIMIT $2`,
 SELECT count(*), (SELECT count(pg_notify($3, d.queue)) FROM (SELECT DISTINCT queue FROM upd) d) FROM upd`,
 
 		dueQueues: `SELECT DISTINCT queue FROM {s}.jobs
-WHERE state IN ('scheduled', 'retryable') AND run_at > $1 AND run_at <= $2`,
+WHERE state IN ('scheduled', 'retryable') AND NOT key_blocked AND run_at > $1 AND run_at <= $2`,
 
 		get: `SELECT {cols} FROM {s}.jobs WHERE id = $1`,
 
@@ -159,11 +185,23 @@ RETURNING {cols}`,
 
 		lockIDs: `SELECT id, state FROM {s}.jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
 
-		retryIDs: `UPDATE {s}.jobs SET state = 'available', attempt = 0, finished_at = NULL, run_at = $2
+		// A retried ordered job rejoins its line blocked; the caller's
+		// release then makes it the holder if the line has none.
+		retryIDs: `UPDATE {s}.jobs SET state = 'available', attempt = 0, finished_at = NULL, run_at = $2,
+  key_blocked = ordering_key IS NOT NULL
 WHERE id = ANY($1::uuid[]) AND state = 'dead'
 RETURNING {cols}`,
 
-		deleteIDs: `DELETE FROM {s}.jobs WHERE id = ANY($1::uuid[]) AND state <> 'running'`,
+		// Returns how many it deleted and the lines of the deleted ordered
+		// jobs (to hand them on). $2: the state the jobs must still be in
+		// (NULL: any but running).
+		deleteIDs: `WITH d AS (
+  DELETE FROM {s}.jobs WHERE id = ANY($1::uuid[]) AND state <> 'running' AND ($2::text IS NULL OR state = $2)
+  RETURNING queue, ordering_key
+)
+SELECT count(*), coalesce(array_agg(queue) FILTER (WHERE ordering_key IS NOT NULL), '{}'),
+       coalesce(array_agg(ordering_key) FILTER (WHERE ordering_key IS NOT NULL), '{}')
+FROM d`,
 
 		counts: `SELECT state, sum(n)::bigint, count(*) FROM {s}.queue_counts WHERE queue = $1 GROUP BY state`,
 
@@ -176,7 +214,7 @@ INSERT INTO {s}.queue_counts (queue, state, n) SELECT $1, state, sum(n) FROM d G
 
 		// The oldest ready job of a queue: one index probe per priority.
 		oldest: `SELECT min(o.run_at) FROM generate_series(1, 4) p CROSS JOIN LATERAL (
-  SELECT run_at FROM {s}.jobs WHERE queue = $1 AND priority = p AND state IN {ready} AND run_at <= $2
+  SELECT run_at FROM {s}.jobs WHERE queue = $1 AND priority = p AND state IN {ready} AND NOT key_blocked AND run_at <= $2
   ORDER BY run_at LIMIT 1) o`,
 
 		settings: `SELECT name, paused, completed_retention_ns, dead_retention_ns, cancelled_retention_ns, max_length, updated_at
@@ -217,7 +255,9 @@ RETURNING name, holder, epoch, expires`,
 		&q.promote, &q.dueQueues, &q.get, &q.cancel, &q.lockIDs, &q.retryIDs, &q.deleteIDs, &q.counts, &q.countsAll,
 		&q.oldest, &q.settings, &q.settingsAll, &q.queueUpsert, &q.leaderAcquire, &q.leaderGet, &q.leaderRelease,
 		&q.notify, &q.foldCounts, &q.claimOne, &q.exist} {
-		*p = r.Replace(*p)
+		*p = r.Replace(r.Replace(*p)) // twice: {blocked} holds placeholders
 	}
+	q.ord = newOrderingQueries(schema)
+	q.topic = newTopicQueries(schema)
 	return q
 }

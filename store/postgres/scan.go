@@ -15,7 +15,7 @@ import (
 var jobColumns = []string{
 	"id", "kind", "args", "queue", "priority", "state", "run_at", "attempt", "max_attempts", "timeout_ns",
 	"unique_key", "unique_until", "metadata", "tags", "created_at", "attempted_at", "finished_at", "errors",
-	"result", "lease_holder", "lease_token", "lease_deadline",
+	"result", "lease_holder", "lease_token", "lease_deadline", "ordering_key",
 }
 
 // cols returns the job columns qualified with alias ("" for none).
@@ -35,7 +35,7 @@ type jobScan struct {
 	attempt, maxAttempts                 int32
 	timeout, token                       int64
 	runAt, createdAt                     time.Time
-	uniqueKey, holder                    pgtype.Text
+	uniqueKey, holder, orderingKey       pgtype.Text
 	uniqueUntil, attemptedAt, finishedAt pgtype.Timestamptz
 	deadline                             pgtype.Timestamptz
 }
@@ -43,7 +43,7 @@ type jobScan struct {
 func (s *jobScan) targets() []any {
 	return []any{&s.id, &s.kind, &s.args, &s.queue, &s.priority, &s.state, &s.runAt, &s.attempt, &s.maxAttempts,
 		&s.timeout, &s.uniqueKey, &s.uniqueUntil, &s.metadata, &s.tags, &s.createdAt, &s.attemptedAt, &s.finishedAt,
-		&s.errors, &s.result, &s.holder, &s.token, &s.deadline}
+		&s.errors, &s.result, &s.holder, &s.token, &s.deadline, &s.orderingKey}
 }
 
 // job converts the scanned row; the byte slices it keeps were copied by
@@ -55,6 +55,7 @@ func (s *jobScan) job() (*store.Job, error) {
 		Timeout: time.Duration(s.timeout), UniqueKey: s.uniqueKey.String, UniqueUntil: utc(s.uniqueUntil),
 		CreatedAt: s.createdAt.UTC(), AttemptedAt: utc(s.attemptedAt), FinishedAt: utc(s.finishedAt),
 		Result: s.result, LeaseHolder: s.holder.String, LeaseToken: uint64(s.token), LeaseDeadline: utc(s.deadline),
+		OrderingKey: s.orderingKey.String,
 	}
 	if len(s.metadata) > 0 {
 		if err := json.Unmarshal(s.metadata, &j.Metadata); err != nil {
