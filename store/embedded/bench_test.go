@@ -136,3 +136,35 @@ func BenchmarkInsertClaimAck(b *testing.B) {
 	s := st.Stats()
 	b.ReportMetric(float64(s.Syncs)/float64(b.N), "fsyncs/job")
 }
+
+// BenchmarkInsertOneParallel is the store's share of the steady workload:
+// 8 goroutines each inserting one job per call, every call durable, so
+// group commit is what makes them scale. The sub-benchmarks compare
+// Options.MinSyncInterval settings (off, and delays in µs) in one run.
+func BenchmarkInsertOneParallel(b *testing.B) {
+	for _, d := range []time.Duration{-1, 50 * time.Microsecond, 100 * time.Microsecond, 200 * time.Microsecond} {
+		b.Run(fmt.Sprintf("min-sync=%v", max(d, 0)), func(b *testing.B) {
+			st, err := Open(b.TempDir(), Options{Logger: quietLogger(), MinSyncInterval: d})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			ctx := context.Background()
+			job := []store.InsertJob{{Kind: "bench", Args: []byte(`{"ts":1,"seq":2,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`), Queue: "default", Priority: 2, MaxAttempts: 25}}
+			before := st.Stats()
+			b.SetParallelism(4) // 4 x GOMAXPROCS(2) = 8 producers, as in the steady workload
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := st.JobInsertMany(ctx, &store.JobInsertManyParams{Jobs: job}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			s := st.Stats()
+			b.ReportMetric(float64(s.Syncs-before.Syncs)/float64(b.N), "fsyncs/op")
+		})
+	}
+}
