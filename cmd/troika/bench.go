@@ -28,6 +28,9 @@ through the public Go SDK, each on a fresh data directory:
   steady  --producers goroutines doing single durable Enqueue calls in a closed loop
           for --duration while a worker of --concurrency runs
   idle    --idle-jobs jobs one at a time, a random 0.1-1.6 s pause before each
+  fanout  (by name, not part of "all") --producers publishers of 100-event batches to
+          a topic with 5 subscriptions, one worker each, for --duration: deliveries/s;
+          then one event every 0.5 ms to 3 subscriptions: publish -> handler start
 
 Latency is enqueue -> handler start (the enqueue time travels in the 64-byte
 payload), nearest-rank percentiles. lost and duplicates count sequence numbers
@@ -81,7 +84,7 @@ workload per line. The data directories are temporary unless --data is given
 	f := cmd.Flags()
 	f.StringVar(&backend, "backend", bench.BackendEmbedded, "embedded, postgres or remote (over the API: --server, or a server started in-process)")
 	f.StringVar(&pgURL, "postgres", "", "postgres backend: connection URL (default $TROIKA_POSTGRES_URL)")
-	f.StringVar(&workload, "workload", "all", "drain, steady, idle, all, or a comma list")
+	f.StringVar(&workload, "workload", "all", "drain, steady, idle, fanout, all (drain, steady, idle), or a comma list")
 	f.IntVar(&p.Jobs, "jobs", p.Jobs, "drain: jobs inserted then drained")
 	f.IntVar(&p.Batch, "batch", p.Batch, "drain: jobs per EnqueueMany call")
 	f.IntVar(&p.Concurrency, "concurrency", p.Concurrency, "drain, steady: worker concurrency")
