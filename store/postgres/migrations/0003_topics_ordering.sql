@@ -26,6 +26,12 @@ CREATE INDEX jobs_ready_idx ON {schema}.jobs (queue, priority, run_at, id)
 CREATE INDEX jobs_lines_idx ON {schema}.jobs (queue, ordering_key, id)
     WHERE ordering_key IS NOT NULL AND state IN ('available', 'scheduled', 'running', 'retryable');
 
+-- The ordered jobs by id, whatever their state: an ack, cancel or delete
+-- finds the lines of its jobs here (probes of a small index, no heap
+-- fetch for unordered jobs, which are not in it).
+CREATE INDEX jobs_keyed_idx ON {schema}.jobs (id) INCLUDE (queue, ordering_key)
+    WHERE ordering_key IS NOT NULL;
+
 -- Subscription lag: unfinished deliveries per subscription.
 CREATE INDEX jobs_deliveries_idx ON {schema}.jobs (subscription_id, created_at)
     WHERE subscription_id IS NOT NULL AND state IN ('available', 'scheduled', 'running', 'retryable');
