@@ -21,7 +21,7 @@ type Scope string
 
 // The scopes (DESIGN §2.8).
 const (
-	// ScopeProducer may enqueue (and, later, publish).
+	// ScopeProducer may enqueue and publish.
 	ScopeProducer Scope = "producer"
 	// ScopeWorker may claim, heartbeat and ack, optionally only on some queues.
 	ScopeWorker Scope = "worker"
@@ -158,11 +158,12 @@ func (s TokenSpec) entry() (tokenEntry, error) {
 }
 
 // procedureScope returns the scope a procedure needs besides admin, which
-// may call everything: producer for enqueues, worker for WorkerService,
+// may call everything: producer for enqueues and publishes, worker for WorkerService,
 // "" (admin only) for the rest.
 func procedureScope(procedure string) Scope {
 	switch {
-	case procedure == "/troika.v1.JobService/Enqueue", procedure == "/troika.v1.JobService/EnqueueMany":
+	case procedure == "/troika.v1.JobService/Enqueue", procedure == "/troika.v1.JobService/EnqueueMany",
+		procedure == "/troika.v1.TopicService/Publish", procedure == "/troika.v1.TopicService/PublishMany":
 		return ScopeProducer
 	case strings.HasPrefix(procedure, "/troika.v1.WorkerService/"):
 		return ScopeWorker

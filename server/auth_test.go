@@ -7,13 +7,16 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/troikahq/troika"
+
 	v1 "github.com/troikahq/troika/gen/troika/v1"
 )
 
 // procedures lists every unary procedure of the API, by "Service/Method".
 func procedures() []string {
 	var out []string
-	for _, fd := range []protoreflect.FileDescriptor{v1.File_troika_v1_job_proto, v1.File_troika_v1_worker_proto, v1.File_troika_v1_queue_proto} {
+	for _, fd := range []protoreflect.FileDescriptor{v1.File_troika_v1_job_proto, v1.File_troika_v1_worker_proto, v1.File_troika_v1_queue_proto,
+		v1.File_troika_v1_schedule_proto, v1.File_troika_v1_topic_proto} {
 		for i := range fd.Services().Len() {
 			svc := fd.Services().Get(i)
 			for k := range svc.Methods().Len() {
@@ -34,7 +37,8 @@ func allowed(scope, procedure string) bool {
 	case "admin":
 		return true
 	case "producer":
-		return procedure == "JobService/Enqueue" || procedure == "JobService/EnqueueMany"
+		return procedure == "JobService/Enqueue" || procedure == "JobService/EnqueueMany" ||
+			procedure == "TopicService/Publish" || procedure == "TopicService/PublishMany"
 	case "worker":
 		return strings.HasPrefix(procedure, "WorkerService/")
 	}
@@ -49,12 +53,17 @@ func TestAuthMatrix(t *testing.T) {
 	before := e.jobCount(t)
 	// Bodies that would change something if let through.
 	body := map[string]string{
-		"JobService/Enqueue":      `{"kind":"k"}`,
-		"JobService/EnqueueMany":  `{"jobs":[{"kind":"k"}]}`,
-		"QueueService/PauseQueue": `{"name":"default"}`,
+		"JobService/Enqueue":              `{"kind":"k"}`,
+		"JobService/EnqueueMany":          `{"jobs":[{"kind":"k"}]}`,
+		"QueueService/PauseQueue":         `{"name":"default"}`,
+		"ScheduleService/UpsertSchedule":  `{"schedule":{"id":"s-{scope}","spec":"@daily","job":{"kind":"k"}}}`,
+		"TopicService/CreateSubscription": `{"topic":"t","name":"sub-{scope}"}`,
+		"TopicService/Publish":            `{"topic":"p","kind":"k"}`,
+		"TopicService/PublishMany":        `{"topic":"other","events":[{"kind":"k"}]}`,
+		"TopicService/UpdateTopic":        `{"name":"u-{scope}"}`,
 	}
 	procs := procedures()
-	if len(procs) != 19 { // 9 JobService + 5 WorkerService (unary) + 5 QueueService
+	if len(procs) != 34 { // 9 JobService + 5 WorkerService (unary) + 5 QueueService + 7 ScheduleService + 8 TopicService
 		t.Fatalf("only %d procedures found", len(procs))
 	}
 	for _, tc := range []struct{ name, token, scope string }{
@@ -66,6 +75,7 @@ func TestAuthMatrix(t *testing.T) {
 			if b == "" {
 				b = `{}`
 			}
+			b = strings.ReplaceAll(b, "{scope}", strings.ReplaceAll(tc.name, " ", "-"))
 			r := e.call(t, p, tc.token, b)
 			switch {
 			case tc.scope == "":
@@ -85,11 +95,30 @@ func TestAuthMatrix(t *testing.T) {
 	}
 	// Exactly the allowed enqueues happened (admin and producer, twice each).
 	if got := e.jobCount(t); got != before+4 {
+		page, _ := e.client.ListJobs(t.Context(), troika.ListParams{})
+		for _, j := range page.Jobs {
+			t.Logf("job %s %s %v", j.Kind, j.Queue, j.Metadata)
+		}
 		t.Fatalf("jobs = %d, want %d: a rejected call changed something", got, before+4)
 	}
 	q := e.ok(t, "QueueService/GetQueue", adminToken, `{"name":"default"}`)["queue"].(map[string]any)
 	if q["paused"] != true { // only admin's PauseQueue went through
 		t.Fatalf("queue = %v", q)
+	}
+	// Only admin's schedule, subscription and topic were created; the
+	// publishes of admin and producer stored one event on each topic.
+	if s := e.ok(t, "ScheduleService/ListSchedules", adminToken, `{}`)["schedules"].([]any); len(s) != 1 || s[0].(map[string]any)["id"] != "s-admin" {
+		t.Fatalf("schedules = %v", s)
+	}
+	if s := e.ok(t, "TopicService/ListSubscriptions", adminToken, `{}`)["subscriptions"].([]any); len(s) != 1 || s[0].(map[string]any)["name"] != "sub-admin" {
+		t.Fatalf("subscriptions = %v", s)
+	}
+	events := map[string]any{}
+	for _, tp := range e.ok(t, "TopicService/ListTopics", adminToken, `{}`)["topics"].([]any) {
+		events[tp.(map[string]any)["name"].(string)] = tp.(map[string]any)["events"]
+	}
+	if compact(t, events) != `{"other":"2","p":"2","t":"0","u-admin":"0"}` {
+		t.Fatalf("topics = %v", events)
 	}
 }
 

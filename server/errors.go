@@ -50,6 +50,8 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, store.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, store.ErrAlreadyExists):
+		return connect.NewError(connect.CodeAlreadyExists, err)
 	case errors.Is(err, store.ErrLeaseLost):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, store.ErrClosed), errors.Is(err, errServerDraining):

@@ -40,6 +40,33 @@ func TestBadInput(t *testing.T) {
 		{"bad claim queue", "WorkerService/Claim", `{"queues":["A B"]}`, "invalid_argument", "queues[0]"},
 		{"weight of another queue", "WorkerService/Claim", `{"queues":["a"],"weights":{"b":2}}`, "invalid_argument", "weights"},
 		{"bad queue name", "QueueService/PauseQueue", `{"name":""}`, "invalid_argument", "queue"},
+		{"schedule missing", "ScheduleService/UpsertSchedule", `{}`, "invalid_argument", "schedule"},
+		{"schedule bad spec", "ScheduleService/UpsertSchedule", `{"schedule":{"id":"s","spec":"61 * * * *","job":{"kind":"k"}}}`, "invalid_argument", "schedule."},
+		{"schedule bad id", "ScheduleService/UpsertSchedule", `{"schedule":{"id":"no spaces","spec":"@daily","job":{"kind":"k"}}}`, "invalid_argument", "schedule.id"},
+		{"schedule bad policy", "ScheduleService/UpsertSchedule", `{"schedule":{"id":"s","spec":"@daily","misfirePolicy":"later","job":{"kind":"k"}}}`, "invalid_argument", "schedule.misfirePolicy"},
+		{"schedule bad overlap", "ScheduleService/UpsertSchedule", `{"schedule":{"id":"s","spec":"@daily","overlapPolicy":"Allow","job":{"kind":"k"}}}`, "invalid_argument", "schedule.overlapPolicy"},
+		{"schedule bad zone", "ScheduleService/UpsertSchedule", `{"schedule":{"id":"s","spec":"@daily","timezone":"Mars/Olympus","job":{"kind":"k"}}}`, "invalid_argument", "Mars/Olympus"},
+		{"schedule no job", "ScheduleService/UpsertSchedule", `{"schedule":{"id":"s","spec":"@daily"}}`, "invalid_argument", "schedule.job"},
+		{"schedule job delay", "ScheduleService/UpsertSchedule", `{"schedule":{"id":"s","spec":"@daily","job":{"kind":"k","delay":"1s"}}}`, "invalid_argument", "schedule.job.runAt"},
+		{"schedule job queue", "ScheduleService/UpsertSchedule", `{"schedule":{"id":"s","spec":"@daily","job":{"kind":"k","queue":"A B"}}}`, "invalid_argument", "schedule.job.queue"},
+		{"schedule end before start", "ScheduleService/UpsertSchedule", `{"schedule":{"id":"s","spec":"@daily","startAt":"2030-01-02T00:00:00Z","endAt":"2030-01-01T00:00:00Z","job":{"kind":"k"}}}`, "invalid_argument", "schedule.endAt"},
+		{"schedule huge next", "ScheduleService/ListSchedules", `{"next":1000}`, "invalid_argument", "next"},
+		{"unknown schedule", "ScheduleService/TriggerSchedule", `{"id":"nope"}`, "not_found", ""},
+		{"unknown schedule pause", "ScheduleService/PauseSchedule", `{"id":"nope"}`, "not_found", ""},
+		{"empty schedule id", "ScheduleService/DeleteSchedule", `{"id":""}`, "invalid_argument", "id"},
+		{"publish bad topic", "TopicService/Publish", `{"topic":"No Spaces","kind":"k"}`, "invalid_argument", "topic"},
+		{"publish no kind", "TopicService/Publish", `{"topic":"t"}`, "invalid_argument", "kind"},
+		{"publish reserved metadata", "TopicService/Publish", `{"topic":"t","kind":"k","metadata":{"troika.topic":"x"}}`, "invalid_argument", "metadata"},
+		{"publish bad ordering key", "TopicService/Publish", `{"topic":"t","kind":"k","orderingKey":"` + strings.Repeat("o", 5000) + `"}`, "invalid_argument", "orderingKey"},
+		{"publish one bad of many", "TopicService/PublishMany", `{"topic":"t","events":[{"kind":"k"},{"kind":""}]}`, "invalid_argument", "events[1].kind"},
+		{"subscription bad start", "TopicService/CreateSubscription", `{"topic":"t","name":"s","start":"yesterday"}`, "invalid_argument", "start"},
+		{"subscription future start", "TopicService/CreateSubscription", `{"topic":"t","name":"s","start":"2999-01-01T00:00:00Z"}`, "invalid_argument", "future"},
+		{"subscription bad name", "TopicService/CreateSubscription", `{"topic":"t","name":"S S"}`, "invalid_argument", "name"},
+		{"subscription bad kinds", "TopicService/CreateSubscription", `{"topic":"t","name":"s","kinds":[""]}`, "invalid_argument", "kinds[0]"},
+		{"unknown subscription", "TopicService/DeleteSubscription", `{"topic":"t","name":"nope"}`, "not_found", ""},
+		{"replay future", "TopicService/ReplaySubscription", `{"topic":"t","name":"s","from":"2999-01-01T00:00:00Z"}`, "invalid_argument", "from"},
+		{"unknown topic subscriptions", "TopicService/ListSubscriptions", `{"topic":"nope"}`, "not_found", ""},
+		{"negative retention", "TopicService/UpdateTopic", `{"name":"t","retention":"-1s"}`, "invalid_argument", "retention"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.jobCount(t)
@@ -52,6 +79,12 @@ func TestBadInput(t *testing.T) {
 			}
 			if after := e.jobCount(t); after != before {
 				t.Fatalf("jobs %d -> %d after a rejected call", before, after)
+			}
+			if s := e.ok(t, "ScheduleService/ListSchedules", "", `{}`)["schedules"].([]any); len(s) != 0 {
+				t.Fatalf("a rejected call stored schedules: %v", s)
+			}
+			if tp := e.ok(t, "TopicService/ListTopics", "", `{}`)["topics"].([]any); len(tp) != 0 {
+				t.Fatalf("a rejected call stored topics: %v", tp)
 			}
 		})
 	}
@@ -86,10 +119,15 @@ func FuzzRequestDecoding(f *testing.F) {
 	e := setup(f, false)
 	h := e.srv.Handler()
 	procs := []string{"JobService/Enqueue", "JobService/EnqueueMany", "JobService/ListJobs", "WorkerService/Claim",
-		"WorkerService/Complete", "WorkerService/Fail", "WorkerService/Heartbeat", "WorkerService/Snooze", "QueueService/UpdateQueue"}
+		"WorkerService/Complete", "WorkerService/Fail", "WorkerService/Heartbeat", "WorkerService/Snooze", "QueueService/UpdateQueue",
+		"ScheduleService/UpsertSchedule", "TopicService/Publish", "TopicService/PublishMany", "TopicService/CreateSubscription", "TopicService/ReplaySubscription"}
 	for _, seed := range []string{`{}`, `{"kind":"k","args":[1,{"a":null}]}`, `{"jobs":[{"kind":"k","delay":"1s"}]}`,
 		`{"leases":[{"id":"x","leaseToken":"AQ"}]}`, `{"max":1e308,"leaseSeconds":"NaN"}`, `{"name":"q","completedRetention":"-1s"}`,
-		`{"kind":"k","runAt":"0001-01-01T00:00:00Z"}`, `{"kind":"k","uniqueKey":"u","uniqueFor":"999999999999s"}`, "\x00", `[]`} {
+		`{"kind":"k","runAt":"0001-01-01T00:00:00Z"}`, `{"kind":"k","uniqueKey":"u","uniqueFor":"999999999999s"}`, "\x00", `[]`,
+		`{"schedule":{"id":"s","spec":"*/5 * * * *","timezone":"Europe/Paris","jitter":"1s","job":{"kind":"k","args":{}}}}`,
+		`{"schedule":{"id":"s","spec":"@every 1s","startAt":"9999-12-31T23:59:59Z","job":{"kind":"k"}}}`,
+		`{"topic":"t","kind":"k","orderingKey":"o","metadata":{"a":"b"}}`, `{"topic":"t","events":[{"kind":"k"}]}`,
+		`{"topic":"t","name":"s","start":"earliest","kinds":["k"]}`, `{"topic":"t","name":"s","from":"0001-01-01T00:00:00Z"}`} {
 		for i := range procs {
 			f.Add(uint8(i), []byte(seed))
 		}

@@ -32,9 +32,20 @@ func (s *Server) buildInsert(dst *store.InsertJob, index int, r *v1.EnqueueReque
 	if r == nil {
 		return &store.InvalidArgumentError{Field: field("job"), Reason: "null"}
 	}
-	args, err := wire.Raw(field("args"), r.GetArgs(), r.ArgsJson)
+	o, args, err := enqueueOptions(r, field)
 	if err != nil {
 		return err
+	}
+	return o.Build(dst, index, r.GetKind(), args, now, engine.Limits{})
+}
+
+// enqueueOptions decodes the wire fields of an enqueue request (also a
+// schedule's job template) into the engine's options and the args' JSON;
+// field names a rejected field. The engine validates the values.
+func enqueueOptions(r *v1.EnqueueRequest, field func(string) string) (engine.JobOptions, []byte, error) {
+	args, err := wire.Raw(field("args"), r.GetArgs(), r.ArgsJson)
+	if err != nil {
+		return engine.JobOptions{}, nil, err
 	}
 	o := engine.JobOptions{
 		Queue: r.GetQueue(), HasQueue: r.GetQueue() != "",
@@ -45,31 +56,28 @@ func (s *Server) buildInsert(dst *store.InsertJob, index int, r *v1.EnqueueReque
 	}
 	if r.GetRunAt() != nil {
 		if err := r.GetRunAt().CheckValid(); err != nil {
-			return &store.InvalidArgumentError{Field: field("runAt"), Reason: err.Error()}
+			return o, nil, &store.InvalidArgumentError{Field: field("runAt"), Reason: err.Error()}
 		}
 	}
 	if r.GetDelay() != nil {
 		if r.GetRunAt() != nil {
-			return &store.InvalidArgumentError{Field: field("delay"), Reason: "runAt and delay are exclusive"}
+			return o, nil, &store.InvalidArgumentError{Field: field("delay"), Reason: "runAt and delay are exclusive"}
 		}
 		if o.Delay, err = wire.FromDuration(field("delay"), r.GetDelay()); err != nil {
-			return err
+			return o, nil, err
 		}
 		o.HasDelay = true
 	}
 	if o.Timeout, err = wire.FromDuration(field("timeout"), r.GetTimeout()); err != nil {
-		return err
+		return o, nil, err
 	}
 	if r.GetUniqueKey() != "" || r.GetUniqueFor() != nil {
 		o.HasUnique, o.UniqueKey = true, r.GetUniqueKey()
 		if o.UniqueFor, err = wire.FromDuration(field("uniqueFor"), r.GetUniqueFor()); err != nil {
-			return err
+			return o, nil, err
 		}
 	}
-	if err := o.Build(dst, index, r.GetKind(), args, now, engine.Limits{}); err != nil {
-		return err
-	}
-	return nil
+	return o, args, nil
 }
 
 func (j *jobService) Enqueue(ctx context.Context, req *connect.Request[v1.EnqueueRequest]) (*connect.Response[v1.EnqueueResponse], error) {

@@ -174,3 +174,16 @@ func compact(t testing.TB, v any) string {
 	_ = json.Compact(&buf, b)
 	return buf.String()
 }
+
+// eventually polls cond every 10ms until it holds or timeout passes (the
+// one polling helper of these tests; what stands for a wait on the server).
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: not %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

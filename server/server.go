@@ -56,6 +56,7 @@ type Server struct {
 // services are the gRPC service names registered for grpc.health.v1.
 var services = []string{
 	troikav1connect.JobServiceName, troikav1connect.WorkerServiceName, troikav1connect.QueueServiceName,
+	troikav1connect.ScheduleServiceName, troikav1connect.TopicServiceName,
 }
 
 // New builds a Server; it does not listen yet. It fails on an invalid
@@ -91,6 +92,8 @@ func New(o Options) (*Server, error) {
 	s.mux.Handle(troikav1connect.NewJobServiceHandler(&jobService{s}, opts...))
 	s.mux.Handle(troikav1connect.NewWorkerServiceHandler(&workerService{s}, opts...))
 	s.mux.Handle(troikav1connect.NewQueueServiceHandler(&queueService{s}, opts...))
+	s.mux.Handle(troikav1connect.NewScheduleServiceHandler(&scheduleService{s}, opts...))
+	s.mux.Handle(troikav1connect.NewTopicServiceHandler(&topicService{s}, opts...))
 	s.mux.Handle(grpchealth.NewHandler(s.health))
 	s.mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("GET /readyz", s.readyz)

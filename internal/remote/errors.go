@@ -10,7 +10,7 @@ import (
 )
 
 // Error is an error the server returned, with its Connect code. It matches
-// (errors.Is) the store sentinel of its code: ErrNotFound, ErrLeaseLost,
+// (errors.Is) the store sentinel of its code: ErrNotFound, ErrAlreadyExists, ErrLeaseLost,
 // ErrInvalidArgument, ErrWrongState; and errors.ErrUnsupported for
 // unimplemented. errors.As to *connect.Error also works.
 type Error struct {
@@ -68,6 +68,8 @@ func fromConnect(err error) error {
 		return &Error{Code: ce.Code(), Message: ce.Message(), sentinel: store.ErrLeaseLost, cause: ce}
 	case connect.CodeNotFound:
 		return &Error{Code: ce.Code(), Message: ce.Message(), sentinel: store.ErrNotFound, cause: ce}
+	case connect.CodeAlreadyExists:
+		return &Error{Code: ce.Code(), Message: ce.Message(), sentinel: store.ErrAlreadyExists, cause: ce}
 	case connect.CodeUnimplemented:
 		return &Error{Code: ce.Code(), Message: ce.Message(), sentinel: errors.ErrUnsupported, cause: ce}
 	}
