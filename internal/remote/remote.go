@@ -38,7 +38,11 @@ type Store struct {
 	jobs    troikav1connect.JobServiceClient
 	workers troikav1connect.WorkerServiceClient
 	queues  troikav1connect.QueueServiceClient
-	log     *slog.Logger
+	// schedulesC and topicsC are the ScheduleService and TopicService
+	// clients (schedules.go, topics.go).
+	schedulesC troikav1connect.ScheduleServiceClient
+	topicsC    troikav1connect.TopicServiceClient
+	log        *slog.Logger
 
 	ctx    context.Context // cancelled by Close; ends Watch streams
 	cancel context.CancelFunc
@@ -81,12 +85,14 @@ func New(o Options) (*Store, error) {
 		opts = append(opts, connect.WithProtoJSON())
 	}
 	s := &Store{
-		jobs:    troikav1connect.NewJobServiceClient(hc, base, opts...),
-		workers: troikav1connect.NewWorkerServiceClient(hc, base, opts...),
-		queues:  troikav1connect.NewQueueServiceClient(hc, base, opts...),
-		log:     o.Logger,
-		http:    hc,
-		json:    o.JSON,
+		jobs:       troikav1connect.NewJobServiceClient(hc, base, opts...),
+		workers:    troikav1connect.NewWorkerServiceClient(hc, base, opts...),
+		queues:     troikav1connect.NewQueueServiceClient(hc, base, opts...),
+		schedulesC: troikav1connect.NewScheduleServiceClient(hc, base, opts...),
+		topicsC:    troikav1connect.NewTopicServiceClient(hc, base, opts...),
+		log:        o.Logger,
+		http:       hc,
+		json:       o.JSON,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
