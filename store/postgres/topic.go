@@ -203,6 +203,75 @@ func distinctQueues(jobs []store.InsertJob) []string {
 // and job IDs are fixed before the first attempt, so a retry after a lost
 // commit reply stores nothing twice.
 func (s *Store) TopicPublish(ctx context.Context, p *store.TopicPublishParams) ([]store.PublishResult, error) {
+	pb, err := s.preparePublish(p)
+	if err != nil {
+		return nil, err
+	}
+	var res []store.PublishResult
+	err = s.call(ctx, "TopicPublish", func(ctx context.Context) error {
+		return s.tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			res, err = pb.run(ctx, tx, false)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.subs.wake(pb.queues)
+	s.notifier.add(pb.queues)
+	return res, nil
+}
+
+// TopicPublishTx publishes in the caller's transaction tx, with the
+// semantics of TopicPublish: the events and their deliveries exist if and
+// only if tx commits, and subscribers everywhere are woken (NOTIFY) when
+// it does. It runs under a savepoint (a rejected publish leaves tx
+// usable), does not retry, and never commits or rolls back tx. tx holds
+// the topic row (FOR KEY SHARE) until it ends, so a SubscriptionCreate on
+// the topic waits for it.
+func (s *Store) TopicPublishTx(ctx context.Context, tx pgx.Tx, p *store.TopicPublishParams) ([]store.PublishResult, error) {
+	if tx == nil {
+		return nil, invalid("tx", "nil")
+	}
+	pb, err := s.preparePublish(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var res []store.PublishResult
+	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		var err error
+		res, err = pb.run(ctx, sp, true)
+		return err
+	})
+	if err != nil {
+		if transient(err) {
+			return nil, &UnavailableError{Op: "TopicPublishTx", Err: err}
+		}
+		return nil, s.mapErr("TopicPublishTx", err)
+	}
+	return res, nil
+}
+
+// publishBatch is one TopicPublish prepared for SQL: ids fixed, events
+// checked and encoded into column arrays.
+type publishBatch struct {
+	s                  *Store
+	p                  *store.TopicPublishParams
+	now                time.Time
+	ids                []store.ID
+	kinds              []string
+	args, okeys, metas []*string
+	b                  *insertBatch // the deliveries of the last attempt
+	prevSubs           []store.ID   // the subscriptions b was built for
+	queues             []string     // the queues that got deliveries
+}
+
+func (s *Store) preparePublish(p *store.TopicPublishParams) (*publishBatch, error) {
 	if p == nil {
 		return nil, invalid("params", "nil")
 	}
@@ -210,103 +279,92 @@ func (s *Store) TopicPublish(ctx context.Context, p *store.TopicPublishParams) (
 		return nil, err
 	}
 	n := len(p.Events)
-	ids := make([]store.ID, n)
-	kinds := make([]string, n)
-	args, okeys, metas := make([]*string, n), make([]*string, n), make([]*string, n)
+	pb := &publishBatch{s: s, p: p, now: s.clock(p.Now), ids: make([]store.ID, n), kinds: make([]string, n),
+		args: make([]*string, n), okeys: make([]*string, n), metas: make([]*string, n)}
 	for i := range p.Events {
 		ev := &p.Events[i]
 		if ev.Kind == "" {
 			return nil, invalid(fmt.Sprintf("events[%d].kind", i), "must not be empty")
 		}
-		ids[i], kinds[i] = store.NewID(), ev.Kind
+		pb.ids[i], pb.kinds[i] = store.NewID(), ev.Kind
 		if len(ev.Args) > 0 {
 			a := string(ev.Args)
-			args[i] = &a
+			pb.args[i] = &a
 		}
 		if ev.OrderingKey != "" {
 			k := ev.OrderingKey
-			okeys[i] = &k
+			pb.okeys[i] = &k
 		}
-		metas[i] = jsonText(ev.Metadata, len(ev.Metadata) > 0)
+		pb.metas[i] = jsonText(ev.Metadata, len(ev.Metadata) > 0)
 	}
-	now := s.clock(p.Now)
-	var (
-		res     []store.PublishResult
-		b       *insertBatch
-		prevSub []store.ID // the subscriptions b was built for
-		queues  []string
-	)
-	err := s.call(ctx, "TopicPublish", func(ctx context.Context) error {
-		return s.tx(ctx, func(tx pgx.Tx) error {
-			var sb pgx.Batch
-			sb.Queue(s.q.topic.ensure, p.Topic, now)
-			sb.Queue(s.q.topic.lockShare, p.Topic)
-			sb.Queue(s.q.topic.subsOf, p.Topic)
-			br := tx.SendBatch(ctx, &sb)
-			_, err := br.Exec()
-			if err == nil {
-				_, err = br.Exec()
-			}
-			var subs []*subRow
-			if err == nil {
-				var rows pgx.Rows
-				if rows, err = br.Query(); err == nil {
-					subs, err = scanSubs(rows, false)
-				}
-			}
-			if cerr := br.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			res = make([]store.PublishResult, n)
-			var jobs []store.InsertJob
-			var jobSubs, subIDs []store.ID
-			for _, sub := range subs {
-				subIDs = append(subIDs, sub.id)
-			}
-			for i := range p.Events {
-				ev := &p.Events[i]
-				res[i].ID = ids[i]
-				idText := ids[i].String()
-				for _, sub := range subs {
-					if sub.sub.Matches(ev.Kind) {
-						jobs = append(jobs, delivery(p.Topic, sub, idText, ev))
-						jobSubs = append(jobSubs, sub.id)
-						res[i].Deliveries++
-					}
-				}
-			}
-			if b == nil || !slices.Equal(prevSub, subIDs) { // else: a retry, same job IDs
-				if b, err = s.prepareDeliveries(&store.JobInsertManyParams{Jobs: jobs, Now: now}, jobSubs); err != nil {
-					return err
-				}
-				prevSub = subIDs
-			}
-			var added int64
-			if err := tx.QueryRow(ctx, s.q.topic.insertEvents, p.Topic, now, ids, kinds, args, okeys, metas).Scan(&added); err != nil {
-				return err
-			}
-			if err := b.exec(ctx, tx, s, false); err != nil {
-				return err
-			}
-			k := 0
-			for i := range res {
-				if d := res[i].Deliveries; d > 0 {
-					res[i].JobIDs = slices.Clone(b.ids[k : k+d])
-					k += d
-				}
-			}
-			queues = distinctQueues(jobs)
-			return nil
-		})
-	})
+	return pb, nil
+}
+
+// run publishes in tx (see TopicPublish); with notify the deliveries'
+// insert NOTIFYs their queues at commit.
+func (pb *publishBatch) run(ctx context.Context, tx pgx.Tx, notify bool) ([]store.PublishResult, error) {
+	s, p := pb.s, pb.p
+	var sb pgx.Batch
+	sb.Queue(s.q.topic.ensure, p.Topic, pb.now)
+	sb.Queue(s.q.topic.lockShare, p.Topic)
+	sb.Queue(s.q.topic.subsOf, p.Topic)
+	br := tx.SendBatch(ctx, &sb)
+	_, err := br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+	}
+	var subs []*subRow
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			subs, err = scanSubs(rows, false)
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, err
 	}
-	s.subs.wake(queues)
-	s.notifier.add(queues)
+	res := make([]store.PublishResult, len(p.Events))
+	var jobs []store.InsertJob
+	var jobSubs, subIDs []store.ID
+	for _, sub := range subs {
+		subIDs = append(subIDs, sub.id)
+	}
+	for i := range p.Events {
+		ev := &p.Events[i]
+		res[i].ID = pb.ids[i]
+		idText := pb.ids[i].String()
+		for _, sub := range subs {
+			if sub.sub.Matches(ev.Kind) {
+				jobs = append(jobs, delivery(p.Topic, sub, idText, ev))
+				jobSubs = append(jobSubs, sub.id)
+				res[i].Deliveries++
+			}
+		}
+	}
+	if pb.b == nil || !slices.Equal(pb.prevSubs, subIDs) { // else: a retry, same job IDs
+		if pb.b, err = s.prepareDeliveries(&store.JobInsertManyParams{Jobs: jobs, Now: pb.now}, jobSubs); err != nil {
+			return nil, err
+		}
+		pb.prevSubs = subIDs
+	}
+	var added int64
+	if err := tx.QueryRow(ctx, s.q.topic.insertEvents, p.Topic, pb.now, pb.ids, pb.kinds, pb.args, pb.okeys, pb.metas).Scan(&added); err != nil {
+		return nil, err
+	}
+	if err := pb.b.exec(ctx, tx, s, notify); err != nil {
+		return nil, err
+	}
+	k := 0
+	for i := range res {
+		if d := res[i].Deliveries; d > 0 {
+			res[i].JobIDs = slices.Clone(pb.b.ids[k : k+d])
+			k += d
+		}
+	}
+	pb.queues = distinctQueues(jobs)
 	return res, nil
 }
 

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -91,5 +92,57 @@ func TestTopicBacklogAcrossPages(t *testing.T) {
 	var rows int
 	if err := s.Pool().QueryRow(ctx, "SELECT count(*) FROM "+s.Schema()+".topic_event_counts").Scan(&rows); err != nil || rows > 2 {
 		t.Errorf("count delta rows after folds: %d, %v; want them folded", rows, err)
+	}
+}
+
+// TopicPublishTx: the events and deliveries exist iff the caller's
+// transaction commits; a rejected publish leaves the transaction usable.
+func TestTopicPublishTx(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	if _, err := s.SubscriptionCreate(ctx, &store.SubscriptionCreateParams{Topic: "t", Name: "s",
+		Job: store.SubscriptionTemplate{Queue: "q", Priority: 2, MaxAttempts: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(commit bool) {
+		t.Helper()
+		tx, err := s.Pool().Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		if _, err := s.TopicPublishTx(ctx, tx, &store.TopicPublishParams{Topic: "t", Events: []store.Event{{Kind: "k", Args: []byte(`1`), Metadata: map[string]string{"m": "a\x00b"}}}}); !errors.Is(err, store.ErrInvalidArgument) {
+			t.Fatalf("TopicPublishTx with a NUL in metadata: %v, want ErrInvalidArgument", err)
+		}
+		res, err := s.TopicPublishTx(ctx, tx, &store.TopicPublishParams{Topic: "t", Events: []store.Event{{Kind: "k", Args: []byte(`1`)}}})
+		if err != nil || len(res) != 1 || res[0].Deliveries != 1 {
+			t.Fatalf("TopicPublishTx after a rejected one: %+v, %v", res, err)
+		}
+		if commit {
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	count := func() (events int64, jobs int) {
+		t.Helper()
+		ts, err := s.TopicList(ctx, &store.TopicListParams{})
+		if err != nil || len(ts) != 1 {
+			t.Fatalf("TopicList: %v, %v", ts, err)
+		}
+		l, err := s.JobList(ctx, &store.JobListParams{Queue: "q"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts[0].Events, len(l.Jobs)
+	}
+	publish(false)
+	if e, j := count(); e != 0 || j != 0 {
+		t.Errorf("after rollback: %d events, %d jobs; want none", e, j)
+	}
+	publish(true)
+	if e, j := count(); e != 1 || j != 1 {
+		t.Errorf("after commit: %d events, %d jobs; want 1 and 1", e, j)
 	}
 }
