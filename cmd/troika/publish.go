@@ -20,10 +20,11 @@ type publishResult struct {
 }
 
 // topicErr turns the SDK's "no topics on this store" into the CLI's
-// message: over the API the TopicService is not served yet.
+// message: over the API, a server whose store has no message queue (or an
+// older server without the TopicService).
 func (a *app) topicErr(err error) error {
 	if errors.Is(err, errors.ErrUnsupported) && !a.dataSet {
-		return cli.Failf("topics are not available over the API yet; run this with --data DIR on the machine that owns the data directory (stop its server first)")
+		return cli.Failf("the server at %s does not serve topics (its store or version lacks the TopicService): %v", a.server, err)
 	}
 	return err
 }

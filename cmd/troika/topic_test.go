@@ -111,11 +111,37 @@ func TestTopicCommandErrors(t *testing.T) {
 	}
 }
 
-// Over the API the topic commands say so clearly (the wire TopicService is
-// not served yet).
-func TestTopicCommandsOverTheAPI(t *testing.T) {
+// The topic, publish and schedule commands work over the API (--server).
+func TestTopicAndScheduleCommandsOverTheAPI(t *testing.T) {
 	t.Parallel()
-	runT(t, "topic", "list", "--server", "http://127.0.0.1:1").exit(t, 1, "not available over the API yet")
+	url, _ := startServerCmd(t)
+	srv := func(args ...string) []string { return append(args, "--server", url) }
+	runT(t, srv("topic", "subscribe", "orders", "billing")...).ok(t)
+	runT(t, srv("topic", "subscribe", "orders", "billing")...).exit(t, 1, "already exists")
+	var pub publishResult
+	runT(t, srv("publish", "orders", "order.placed", `{"order":1}`, "--ordering-key", "c-1", "--json")...).ok(t).decode(t, &pub)
+	if pub.Deliveries != 1 || len(pub.JobIDs) != 1 {
+		t.Fatalf("publish over the API = %+v", pub)
+	}
+	var list wireTopics
+	runT(t, srv("topic", "list", "--json")...).ok(t).decode(t, &list)
+	if len(list.Topics) != 1 || list.Topics[0].Events != 1 || len(list.Topics[0].Subscriptions) != 1 {
+		t.Fatalf("topic list over the API = %+v", list)
+	}
+	runT(t, srv("topic", "replay", "orders", "billing")...).ok(t)
+	runT(t, srv("topic", "unsubscribe", "orders", "billing")...).ok(t)
+	runT(t, srv("topic", "unsubscribe", "orders", "billing")...).exit(t, 3, "")
+
+	runT(t, srv("schedule", "add", "hb", "@every 90s", "ping")...).ok(t)
+	runT(t, srv("schedule", "add", "bad", "61 * * * *", "ping")...).exit(t, 1, `schedule.spec: minute field "61"`)
+	runT(t, srv("schedule", "pause", "hb")...).ok(t)
+	runT(t, srv("schedule", "resume", "hb")...).ok(t)
+	runT(t, srv("schedule", "trigger", "hb")...).ok(t)
+	if out := runT(t, srv("schedule", "list")...).ok(t).stdout; !strings.Contains(out, "hb") || !strings.Contains(out, "@every 90s") {
+		t.Fatalf("schedule list over the API:\n%s", out)
+	}
+	runT(t, srv("schedule", "remove", "hb")...).ok(t)
+	runT(t, srv("schedule", "trigger", "hb")...).exit(t, 3, "")
 }
 
 func FuzzParseStart(f *testing.F) {
