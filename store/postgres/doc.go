@@ -9,6 +9,11 @@
 // created by embedded, versioned migrations (Migrate, MigrationSQL) applied
 // under an advisory lock, so many nodes may boot at once.
 //
+// Ordering keys (ordering.go) keep one claimable holder per (queue, key)
+// line, handed on in the transaction that finishes it; topics and
+// subscriptions (topic.go) store events in topic_events and deliver them
+// as ordinary jobs in the publishing transaction.
+//
 // Errors: the store's sentinels (store.ErrNotFound, ErrLeaseLost, …) as the
 // contract says; a database that cannot be reached, restarts, or is read
 // only gives an *UnavailableError (matching ErrUnavailable) after the
