@@ -68,7 +68,11 @@ func (c *clientImpl) build(dst *store.InsertJob, index int, args JobArgs, opts [
 			opt(&o)
 		}
 	}
-	if err := o.Build(dst, index, kind, payload, now, c.limits); err != nil {
+	lim := c.limits
+	// The payload comes from json.Marshal, which returns only valid JSON (it
+	// checks the output of custom marshalers too): skip the second scan.
+	lim.ArgsValidJSON = true
+	if err := o.Build(dst, index, kind, payload, now, lim); err != nil {
 		return err
 	}
 	return c.checkOrdering(dst.OrderingKey) // options_ordering.go's store check (topic_impl.go)

@@ -76,7 +76,9 @@ func (c *clientImpl) publish(ctx context.Context, topic string, items []EnqueueI
 				opt(&o.JobOptions)
 			}
 		}
-		if err := o.BuildEvent(&events[i], index, kind, payload, c.limits); err != nil {
+		lim := c.limits
+		lim.ArgsValidJSON = true // from json.Marshal, as in build (client_enqueue.go)
+		if err := o.BuildEvent(&events[i], index, kind, payload, lim); err != nil {
 			return nil, err
 		}
 		if err := c.checkOrdering(events[i].OrderingKey); err != nil {

@@ -71,7 +71,7 @@ func (o *EventOptions) BuildEvent(dst *store.Event, index int, kind string, args
 	if len(args) == 0 {
 		args = emptyObject
 	}
-	if r := checkArgs(args, lim.maxPayload()); r != "" {
+	if r := checkArgs(args, lim.maxPayload(), !lim.ArgsValidJSON); r != "" {
 		return fail("args", r)
 	}
 	switch {
