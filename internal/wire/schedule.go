@@ -46,14 +46,16 @@ func Schedule(sc *store.Schedule, next []time.Time, raw bool) (*v1.Schedule, err
 		MisfirePolicy: string(sc.MisfirePolicy), OverlapPolicy: string(sc.OverlapPolicy), Paused: &paused,
 		Job: job, StartAt: Time(sc.StartAt), EndAt: Time(sc.EndAt), CatchUpLimit: int32(sc.CatchUpLimit),
 		CreatedAt: Time(sc.CreatedAt), UpdatedAt: Time(sc.UpdatedAt), LastFireAt: Time(sc.LastFireAt),
-		NextFireAt: Time(sc.NextFireAt),
+		NextFireAt: inRange(sc.NextFireAt),
 	}
 	if !sc.LastJobID.IsZero() {
 		out.LastJobId = sc.LastJobID.String()
 	}
 	out.NextFireTimes = make([]*timestamppb.Timestamp, 0, len(next))
 	for _, t := range next {
-		out.NextFireTimes = append(out.NextFireTimes, timestamppb.New(t))
+		if ts := inRange(t); ts != nil {
+			out.NextFireTimes = append(out.NextFireTimes, ts)
+		}
 	}
 	out.Fires = make([]*v1.ScheduleFire, len(sc.Fires))
 	for i, f := range sc.Fires {
@@ -63,6 +65,17 @@ func Schedule(sc *store.Schedule, next []time.Time, raw bool) (*v1.Schedule, err
 		}
 	}
 	return out, nil
+}
+
+// inRange is Time(t), but nil for an instant after year 9999 that RFC 3339
+// and protobuf Timestamps cannot express (a schedule bounded near the end
+// of time: such an instant never comes).
+func inRange(t time.Time) *timestamppb.Timestamp {
+	ts := Time(t)
+	if ts != nil && ts.CheckValid() != nil {
+		return nil
+	}
+	return ts
 }
 
 // FromSchedule converts a wire schedule (as a server returns it) back to
