@@ -168,9 +168,13 @@ func clusterWorker() int {
 	troika.Handle(w, func(ctx context.Context, j *troika.Job[clusterJob]) error {
 		fail := j.Attempt < 3 && rand.IntN(20) == 0
 		fmt.Fprintf(runs, "R %s %d %d %d %t\n", name, j.Args.Seq, j.Attempt, time.Now().UnixNano(), !fail)
-		if d := rand.IntN(3); d > 0 {
-			time.Sleep(time.Duration(d) * time.Millisecond) // simulated work
+		// Simulated work: mostly 0-2 ms, one run in 20 takes 100-500 ms, so
+		// a kill finds jobs running that must heartbeat and ack across it.
+		d := time.Duration(rand.IntN(3)) * time.Millisecond
+		if rand.IntN(20) == 0 {
+			d = time.Duration(100+rand.IntN(401)) * time.Millisecond
 		}
+		time.Sleep(d)
 		if fail {
 			return fmt.Errorf("injected failure")
 		}
@@ -402,4 +406,84 @@ func checkLeaderHistory(h []leaderRow) leaderReport {
 	r.stints = len(terms)
 	r.changes = max(len(terms)-1, 0)
 	return r
+}
+
+// TestClusterChecks shows that the cluster test's checks fail on the
+// faults they look for (the live run, when healthy, produces none).
+func TestClusterChecks(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	row := func(holder string, epoch int64, atMs, expiresMs int) leaderRow {
+		return leaderRow{holder: holder, epoch: epoch, at: at(atMs), expires: at(expiresMs)}
+	}
+	t.Run("leader history", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name     string
+			h        []leaderRow
+			changes  int
+			problems bool
+		}{
+			{"renewals, takeover after expiry, release, retake", []leaderRow{
+				row("a", 1, 0, 5000), row("a", 1, 1000, 6000), row("b", 2, 6100, 11100),
+				row("", 2, 7000, 0), row("a", 3, 7000, 12000)}, 2, false},
+			{"takeover before the lease expired", []leaderRow{
+				row("a", 1, 0, 5000), row("b", 2, 4000, 9000)}, 1, true},
+			{"new holder without a new epoch", []leaderRow{
+				row("a", 1, 0, 5000), row("b", 1, 6000, 11000)}, 1, true},
+			{"renewal that changes the epoch", []leaderRow{
+				row("a", 1, 0, 5000), row("a", 2, 1000, 6000)}, 1, true},
+			{"epoch going down", []leaderRow{
+				row("a", 5, 0, 5000), row("b", 4, 6000, 11000)}, 1, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				r := checkLeaderHistory(tc.h)
+				if got := len(r.problems) != 0; got != tc.problems || r.changes != tc.changes {
+					t.Fatalf("changes %d problems %v, want changes %d problems %t", r.changes, r.problems, tc.changes, tc.problems)
+				}
+			})
+		}
+	})
+	t.Run("jobs", func(t *testing.T) {
+		t.Parallel()
+		kills := []clusterKill{{node: 0, at: at(10_000), ready: at(10_800)}}
+		ok := func(worker string, ms int) clusterRun {
+			return clusterRun{worker: worker, attempt: 1, start: at(ms), ok: true}
+		}
+		for _, tc := range []struct {
+			name                             string
+			acked                            map[int64]bool
+			states                           map[int64]troika.JobState
+			runs                             map[int64][]clusterRun
+			lost, stuck, inflightDup, badDup int
+		}{
+			{"clean", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted, 2: troika.StateCompleted},
+				map[int64][]clusterRun{1: {{worker: "w1", start: at(1), ok: false}, ok("w1", 2)}, 2: {ok("w3", 5)}}, 0, 0, 0, 0},
+			{"acked but not stored", map[int64]bool{1: true}, map[int64]troika.JobState{},
+				map[int64][]clusterRun{}, 2, 0, 0, 0},
+			{"stuck running", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateRunning, 2: troika.StateRunning},
+				map[int64][]clusterRun{1: {ok("w1", 2)}}, 0, 3, 0, 0},
+			{"duplicate in flight at a kill of its node", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+				map[int64][]clusterRun{1: {ok("w1", 9_500), ok("w3", 14_000)}}, 0, 0, 1, 0},
+			{"duplicate on the other node", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+				map[int64][]clusterRun{1: {ok("w2", 9_500), ok("w3", 14_000)}}, 0, 0, 0, 1},
+			{"duplicate on the direct worker", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+				map[int64][]clusterRun{1: {ok("w3", 9_500), ok("w1", 14_000)}}, 0, 0, 0, 1},
+			{"duplicate long before the kill", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+				map[int64][]clusterRun{1: {ok("w1", 2_000), ok("w1", 3_000)}}, 0, 0, 0, 1},
+			{"rerun before the kill", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+				map[int64][]clusterRun{1: {ok("w1", 9_500), ok("w1", 9_800)}}, 0, 0, 0, 1},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				r := checkCluster(tc.acked, tc.states, tc.runs, kills)
+				if r.lost != tc.lost || r.stuck != tc.stuck || r.inflightDup != tc.inflightDup || r.badDup != tc.badDup {
+					t.Fatalf("lost %d stuck %d in-flight %d bad %d, want %d %d %d %d (%v)", r.lost, r.stuck, r.inflightDup, r.badDup,
+						tc.lost, tc.stuck, tc.inflightDup, tc.badDup, r.examples)
+				}
+			})
+		}
+	})
 }
