@@ -7,26 +7,11 @@ import (
 	"github.com/troikahq/troika/store/storetest"
 )
 
+// TestConformance runs the whole store conformance suite (jobs, schedules,
+// ordering keys, topics).
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(t.TempDir(), Options{Logger: quietLogger()})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
-}
-
-func TestConformanceOrdering(t *testing.T) {
-	t.Parallel()
-	storetest.RunOrdering(t, openTest)
-}
-
-func TestConformanceTopics(t *testing.T) {
-	t.Parallel()
-	storetest.RunTopics(t, openTest)
+	storetest.RunAll(t, openTest)
 }
 
 // openTest opens a fresh store in a temporary directory for one test.

@@ -9,20 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/troikahq/troika/store"
-	"github.com/troikahq/troika/store/storetest"
 )
-
-func TestScheduleConformance(t *testing.T) {
-	t.Parallel()
-	storetest.RunSchedules(t, func(t *testing.T) store.Store {
-		s, err := Open(t.TempDir(), Options{Logger: quietLogger()})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
-}
 
 // TestScheduleSurvivesReopen: a schedule, its state, its history and the
 // jobs its fires inserted are all read back after a reopen.

@@ -10,8 +10,10 @@ import (
 	"github.com/troikahq/troika/store/storetest"
 )
 
+// TestConformance runs the whole store conformance suite (jobs, schedules,
+// ordering keys, topics).
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
+	storetest.RunAll(t, func(t *testing.T) store.Store {
 		return openTest(t, Options{})
 	})
 }

@@ -8,20 +8,7 @@ import (
 	"time"
 
 	"github.com/troikahq/troika/store"
-	"github.com/troikahq/troika/store/storetest"
 )
-
-func TestConformanceOrdering(t *testing.T) {
-	storetest.RunOrdering(t, func(t *testing.T) store.Store {
-		return openTest(t, Options{})
-	})
-}
-
-func TestConformanceTopics(t *testing.T) {
-	storetest.RunTopics(t, func(t *testing.T) store.Store {
-		return openTest(t, Options{})
-	})
-}
 
 // Two stores on one schema (two nodes) insert ordered jobs one at a time
 // while workers on both claim and complete them: an insert racing the

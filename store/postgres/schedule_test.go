@@ -13,14 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/troikahq/troika/internal/engine"
 	"github.com/troikahq/troika/store"
-	"github.com/troikahq/troika/store/storetest"
 )
-
-func TestScheduleConformance(t *testing.T) {
-	storetest.RunSchedules(t, func(t *testing.T) store.Store {
-		return openTest(t, Options{})
-	})
-}
 
 var schedBase = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 

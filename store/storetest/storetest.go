@@ -53,6 +53,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
+// RunAll runs the whole conformance suite: the job contract (Run), schedules
+// (RunSchedules), ordering keys (RunOrdering) and topics (RunTopics). Every
+// backend runs it with one call; a backend that lacks one of the seams
+// fails that group, it is never skipped. open is as for Run.
+func RunAll(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Helper()
+	Run(t, open)
+	RunSchedules(t, open)
+	RunOrdering(t, open)
+	RunTopics(t, open)
+}
+
 // group is a named set of subtests.
 type group struct {
 	name  string
