@@ -11,9 +11,9 @@ import (
 
 // ScheduleStore is the storage seam of the scheduler: schedules as data and
 // the atomic "fire" that enqueues a schedule's job and advances it in one
-// write. It is separate from Store while the PostgreSQL backend catches up;
-// a backend that supports schedules implements both (the conformance group
-// storetest.RunSchedules fails a backend that does not).
+// write. It is a separate interface so that Store stays the job seam; both
+// backends implement it, and the conformance group storetest.RunSchedules
+// (part of storetest.RunAll) fails a backend that does not.
 //
 // The general contract of Store applies to every method (concurrency,
 // atomicity, durability before return, params never retained, Now zero

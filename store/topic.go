@@ -18,10 +18,10 @@ type OrderingStore interface {
 // TopicStore is the storage seam of the message queue: topics keep events
 // for a retention window, and a publish fans out, in the same atomic
 // durable write, to one job per matching subscription on that
-// subscription's queue. It is separate from Store while the PostgreSQL
-// backend catches up; a backend that supports topics implements Store,
-// OrderingStore and TopicStore (the conformance group storetest.RunTopics
-// fails a backend that does not).
+// subscription's queue. It is a separate interface so that Store stays the
+// job seam; both backends implement Store, OrderingStore and TopicStore, and
+// the conformance group storetest.RunTopics (part of storetest.RunAll)
+// fails a backend that does not.
 //
 // The general contract of Store applies to every method (concurrency,
 // atomicity, durability before return, params never retained, Now zero

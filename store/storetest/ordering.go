@@ -16,8 +16,7 @@ import (
 // (store.InsertJob.OrderingKey, store.OrderingStore) against a backend. open
 // is as for Run. A backend whose store does not implement
 // store.OrderingStore fails the group: ordering must never be dropped
-// silently. (A separate entry point while the PostgreSQL backend catches
-// up; it will join Run.)
+// silently. RunAll includes it.
 func RunOrdering(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Helper()
 	if open == nil {

@@ -13,8 +13,7 @@ import (
 // RunSchedules runs the schedule group of the suite (store.ScheduleStore)
 // against a backend. open is as for Run. A backend whose store does not
 // implement store.ScheduleStore fails the group: the scheduler cannot be
-// forgotten silently. (It is a separate entry point while the PostgreSQL
-// backend catches up; it will join Run.)
+// forgotten silently. RunAll includes it.
 func RunSchedules(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Helper()
 	if open == nil {

@@ -14,8 +14,8 @@ import (
 // RunTopics runs the topic group of the suite (store.TopicStore) against a
 // backend. open is as for Run. A backend whose store does not implement
 // store.TopicStore (and store.OrderingStore: deliveries carry ordering keys)
-// fails the group: the message queue cannot be forgotten silently. (A
-// separate entry point while the PostgreSQL backend catches up.)
+// fails the group: the message queue cannot be forgotten silently. RunAll
+// includes it.
 func RunTopics(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Helper()
 	if open == nil {
