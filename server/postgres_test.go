@@ -70,4 +70,26 @@ func TestPostgresBackend(t *testing.T) {
 	if j := e.ok(t, "JobService/GetJob", "", `{"id":"`+id+`"}`)["job"].(map[string]any); j["state"] != "completed" {
 		t.Fatalf("job = %v", j)
 	}
+
+	// Schedules and topics over the PostgreSQL store.
+	up := e.ok(t, "ScheduleService/UpsertSchedule", "", `{"schedule":{"id":"pg.tick","spec":"@hourly","job":{"kind":"pg.tick"}}}`)
+	if up["created"] != true || len(up["schedule"].(map[string]any)["nextFireTimes"].([]any)) != 5 {
+		t.Fatalf("upsert = %v", up)
+	}
+	if tr := e.ok(t, "ScheduleService/TriggerSchedule", "", `{"id":"pg.tick"}`); tr["state"] != "available" {
+		t.Fatalf("trigger = %v", tr)
+	}
+	e.ok(t, "TopicService/CreateSubscription", "", `{"topic":"pg.orders","name":"a"}`)
+	e.ok(t, "TopicService/CreateSubscription", "", `{"topic":"pg.orders","name":"b"}`)
+	if r := e.call(t, "TopicService/CreateSubscription", "", `{"topic":"pg.orders","name":"b"}`); r.code() != "already_exists" {
+		t.Fatalf("duplicate subscription = %s", r.raw)
+	}
+	pub := e.ok(t, "TopicService/Publish", "", `{"topic":"pg.orders","kind":"order","orderingKey":"c-1"}`)
+	if pub["deliveries"].(float64) != 2 {
+		t.Fatalf("publish = %v", pub)
+	}
+	subs := e.ok(t, "TopicService/ListSubscriptions", "", `{"topic":"pg.orders"}`)["subscriptions"].([]any)
+	if len(subs) != 2 || subs[0].(map[string]any)["lag"].(map[string]any)["undelivered"] != "1" {
+		t.Fatalf("subscriptions = %v", subs)
+	}
 }
