@@ -11,7 +11,24 @@
 // job per (schedule, instant) of the run (TROIKA_CRON_PG_SECONDS, default
 // 45).
 //
+// cluster_pg_test.go is the cluster kill test on PostgreSQL: two server
+// nodes (the test binary re-executed as `troika server --postgres URL
+// --postgres-schema S`, built as server.Run builds it) and three worker
+// processes (two over troika.Dial, one per node, and one on PostgreSQL
+// directly) share one schema while producers here enqueue through the
+// nodes, moving to the other node when a call fails. A node is killed with
+// SIGKILL every 3-6 s, alternating, and restarted on its port (one kill in
+// three keeps it down 2-5 s, past the workers' lease TTL). After a drain it
+// checks that every acknowledged enqueue completed, nothing is running,
+// every duplicate run was in flight at a kill of its worker's node (at most
+// 2 x Concurrency per kill), and, from a trigger-kept history of the
+// leaders row, that epochs rise with every new holder and no two leases
+// overlap (TROIKA_CLUSTER_PG_SECONDS, default 40). TestClusterChecks shows
+// those checks fail on each fault they look for.
+//
 // It has no non-test code; this file exists for the package comment.
-// Imports: the root package (as a user would); the PostgreSQL test also
-// uses pgx to create and drop its schema and to read the leader row.
+// Imports: the root package (as a user would); the PostgreSQL tests also
+// use pgx to create and drop their schema and to read the leader row, and
+// the cluster test's server process uses server and store/postgres to run
+// the server as server.Run does.
 package crashtest
