@@ -452,28 +452,32 @@ func TestClusterChecks(t *testing.T) {
 		ok := func(worker string, ms int) clusterRun {
 			return clusterRun{worker: worker, attempt: 1, start: at(ms), ok: true}
 		}
+		id1, id2 := troika.JobID{1}, troika.JobID{2}
+		acked := map[int64]troika.JobID{1: id1}
+		done := map[int64]clusterStored{1: {id1, troika.StateCompleted}}
 		for _, tc := range []struct {
 			name                             string
-			acked                            map[int64]bool
-			states                           map[int64]troika.JobState
+			acked                            map[int64]troika.JobID
+			states                           map[int64]clusterStored
 			runs                             map[int64][]clusterRun
 			lost, stuck, inflightDup, badDup int
 		}{
-			{"clean", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted, 2: troika.StateCompleted},
+			{"clean", acked, map[int64]clusterStored{1: {id1, troika.StateCompleted}, 2: {id2, troika.StateCompleted}},
 				map[int64][]clusterRun{1: {{worker: "w1", start: at(1), ok: false}, ok("w1", 2)}, 2: {ok("w3", 5)}}, 0, 0, 0, 0},
-			{"acked but not stored", map[int64]bool{1: true}, map[int64]troika.JobState{},
-				map[int64][]clusterRun{}, 2, 0, 0, 0},
-			{"stuck running", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateRunning, 2: troika.StateRunning},
+			{"acked but not stored", acked, map[int64]clusterStored{}, map[int64][]clusterRun{}, 2, 0, 0, 0},
+			{"acked as another job", acked, map[int64]clusterStored{1: {id2, troika.StateCompleted}},
+				map[int64][]clusterRun{1: {ok("w1", 2)}}, 1, 0, 0, 0},
+			{"stuck running", acked, map[int64]clusterStored{1: {id1, troika.StateRunning}, 2: {id2, troika.StateRunning}},
 				map[int64][]clusterRun{1: {ok("w1", 2)}}, 0, 3, 0, 0},
-			{"duplicate in flight at a kill of its node", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+			{"duplicate in flight at a kill of its node", acked, done,
 				map[int64][]clusterRun{1: {ok("w1", 9_500), ok("w3", 14_000)}}, 0, 0, 1, 0},
-			{"duplicate on the other node", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+			{"duplicate on the other node", acked, done,
 				map[int64][]clusterRun{1: {ok("w2", 9_500), ok("w3", 14_000)}}, 0, 0, 0, 1},
-			{"duplicate on the direct worker", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+			{"duplicate on the direct worker", acked, done,
 				map[int64][]clusterRun{1: {ok("w3", 9_500), ok("w1", 14_000)}}, 0, 0, 0, 1},
-			{"duplicate long before the kill", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+			{"duplicate long before the kill", acked, done,
 				map[int64][]clusterRun{1: {ok("w1", 2_000), ok("w1", 3_000)}}, 0, 0, 0, 1},
-			{"rerun before the kill", map[int64]bool{1: true}, map[int64]troika.JobState{1: troika.StateCompleted},
+			{"rerun before the kill", acked, done,
 				map[int64][]clusterRun{1: {ok("w1", 9_500), ok("w1", 9_800)}}, 0, 0, 0, 1},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

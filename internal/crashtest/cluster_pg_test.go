@@ -140,7 +140,7 @@ func TestClusterPostgres(t *testing.T) {
 		eventually(t, 30*time.Second, func() bool { return prod.acked() > before+100 }, "no enqueues acknowledged after kill %d", len(kills))
 	}
 	time.Sleep(time.Until(runEnd)) // the rest of the run's load
-	acked, failed := prod.stop()
+	acked := prod.stop()
 
 	// Drain: the workers finish every job (rescued ones included).
 	pollUntil(t, 90*time.Second, func() bool { return pendingJobs(t, admin) == 0 })
@@ -161,8 +161,8 @@ func TestClusterPostgres(t *testing.T) {
 	runs := readClusterRuns(t, logs)
 	rep := checkCluster(acked, states, runs, kills)
 	lh := checkLeaderHistory(readLeaderHistory(t, pool, schema))
-	t.Logf("%ds, %d nodes, %d workers, %d kills: acked=%d (failed enqueue calls %d) stored=%d runs=%d completed=%d lost=%d stuck=%d in-flight duplicates=%d bad duplicates=%d rescued attempts that never ran=%d",
-		seconds, len(nodes), len(workers), len(kills), len(acked), failed, len(states), rep.runs, rep.completed, rep.lost, rep.stuck,
+	t.Logf("%ds, %d nodes, %d workers, %d kills: acked=%d (failed enqueue calls %d, retried jobs found stored %d) stored=%d runs=%d completed=%d lost=%d stuck=%d in-flight duplicates=%d bad duplicates=%d rescued attempts that never ran=%d",
+		seconds, len(nodes), len(workers), len(kills), len(acked), prod.failed.Load(), prod.deduped.Load(), len(states), rep.runs, rep.completed, rep.lost, rep.stuck,
 		rep.inflightDup, rep.badDup, rep.unrun)
 	var restarts []time.Duration
 	held := 0
@@ -200,21 +200,23 @@ func TestClusterPostgres(t *testing.T) {
 
 // clusterProducers enqueue through the nodes and record what was acked.
 type clusterProducers struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	next   atomic.Int64
-	failed atomic.Int64
-	mu     sync.Mutex
-	acks   map[int64]bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	next    atomic.Int64
+	failed  atomic.Int64 // failed calls
+	deduped atomic.Int64 // jobs a retry found already stored
+	mu      sync.Mutex
+	acks    map[int64]troika.JobID
 }
 
 // startClusterProducers starts four producers, two starting on each node,
-// each enqueueing a batch of 1-10 jobs every 50 ms; a failed call is
-// counted and the producer moves to the other node for its next batch (the
-// failed batch may or may not exist: only acknowledged jobs are promised).
+// each enqueueing a batch of 1-10 jobs every 50 ms. Every job has the unique
+// key cluster:<seq>, so a batch whose call failed is sent again, unchanged,
+// to the other node: if the failed call had committed, the retry returns
+// the stored jobs (Duplicate) instead of storing them twice.
 func startClusterProducers(ctx context.Context, clients []*troika.Client) *clusterProducers {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &clusterProducers{cancel: cancel, acks: map[int64]bool{}}
+	p := &clusterProducers{cancel: cancel, acks: map[int64]troika.JobID{}}
 	queues := []string{"default", "low"}
 	for g := range 4 {
 		p.wg.Add(1)
@@ -223,29 +225,38 @@ func startClusterProducers(ctx context.Context, clients []*troika.Client) *clust
 			node := g % len(clients)
 			tick := time.NewTicker(50 * time.Millisecond) // the offered load
 			defer tick.Stop()
+			var items []troika.EnqueueItem
+			var seqs []int64
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case <-tick.C:
 				}
-				n := 1 + mrand.IntN(10)
-				items := make([]troika.EnqueueItem, n)
-				seqs := make([]int64, n)
-				for i := range items {
-					seqs[i] = p.next.Add(1)
-					items[i] = troika.Item(clusterJob{Seq: seqs[i]}, troika.Queue(queues[mrand.IntN(2)]), troika.Priority(1+mrand.IntN(4)))
+				if items == nil {
+					n := 1 + mrand.IntN(10)
+					items, seqs = make([]troika.EnqueueItem, n), make([]int64, n)
+					for i := range items {
+						seqs[i] = p.next.Add(1)
+						items[i] = troika.Item(clusterJob{Seq: seqs[i]}, troika.Queue(queues[mrand.IntN(2)]),
+							troika.Priority(1+mrand.IntN(4)), troika.Unique(fmt.Sprintf("cluster:%d", seqs[i]), time.Hour))
+					}
 				}
-				if _, err := clients[node].EnqueueMany(ctx, items...); err != nil {
+				res, err := clients[node].EnqueueMany(ctx, items...)
+				if err != nil {
 					p.failed.Add(1)
 					node = (node + 1) % len(clients)
-					continue
+					continue // the same batch, to the other node
 				}
 				p.mu.Lock()
-				for _, s := range seqs {
-					p.acks[s] = true
+				for i, s := range seqs {
+					p.acks[s] = res[i].ID
+					if res[i].Duplicate {
+						p.deduped.Add(1)
+					}
 				}
 				p.mu.Unlock()
+				items, seqs = nil, nil
 			}
 		}()
 	}
@@ -258,14 +269,13 @@ func (p *clusterProducers) acked() int {
 	return len(p.acks)
 }
 
-// stop stops the producers and returns the acknowledged seqs and the
-// number of failed calls.
-func (p *clusterProducers) stop() (map[int64]bool, int64) {
+// stop stops the producers and returns the acknowledged jobs by seq.
+func (p *clusterProducers) stop() map[int64]troika.JobID {
 	p.cancel()
 	p.wg.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.acks, p.failed.Load()
+	return p.acks
 }
 
 // pendingJobs counts the jobs not finished yet, from the queue counts.
@@ -284,19 +294,26 @@ func pendingJobs(t *testing.T, c *troika.Client) int64 {
 	return n
 }
 
-// clusterStates maps each stored job's seq to its state, through the SDK.
-func clusterStates(t *testing.T, c *troika.Client) map[int64]troika.JobState {
+// clusterStored is a stored job of the test.
+type clusterStored struct {
+	id    troika.JobID
+	state troika.JobState
+}
+
+// clusterStates maps each stored job's seq to its id and state, through
+// the SDK; a seq stored twice is an error (the unique key failed).
+func clusterStates(t *testing.T, c *troika.Client) map[int64]clusterStored {
 	t.Helper()
-	out := map[int64]troika.JobState{}
+	out := map[int64]clusterStored{}
 	for _, j := range listCluster(t, c) {
 		var a clusterJob
 		if err := json.Unmarshal(j.Args, &a); err != nil {
 			t.Fatalf("job %s: args %q: %v", j.ID, j.Args, err)
 		}
 		if _, dup := out[a.Seq]; dup {
-			t.Errorf("seq %d is stored twice", a.Seq)
+			t.Errorf("seq %d is stored twice: a retried enqueue was not deduplicated", a.Seq)
 		}
-		out[a.Seq] = j.State
+		out[a.Seq] = clusterStored{j.ID, j.State}
 	}
 	return out
 }
@@ -333,22 +350,25 @@ type clusterReport struct {
 // worker dials a node that was killed at most a lease TTL after the run
 // started (the ack, the heartbeats or the claim's reply died with the node)
 // and before the next run started. Anything else is a bad duplicate.
-func checkCluster(acked map[int64]bool, states map[int64]troika.JobState, runs map[int64][]clusterRun, kills []clusterKill) clusterReport {
+func checkCluster(acked map[int64]troika.JobID, states map[int64]clusterStored, runs map[int64][]clusterRun, kills []clusterKill) clusterReport {
 	var r clusterReport
 	note := func(format string, a ...any) {
 		if len(r.examples) < 10 {
 			r.examples = append(r.examples, fmt.Sprintf(format, a...))
 		}
 	}
-	for seq := range acked {
+	for seq, id := range acked {
 		st, ok := states[seq]
 		switch {
 		case !ok:
 			r.lost++
 			note("seq %d acknowledged but not stored", seq)
-		case st != troika.StateCompleted:
+		case st.id != id:
+			r.lost++
+			note("seq %d acknowledged as job %s but stored as %s", seq, id, st.id)
+		case st.state != troika.StateCompleted:
 			r.stuck++
-			note("seq %d is %s after the drain", seq, st)
+			note("seq %d is %s after the drain", seq, st.state)
 		}
 		if !slices.ContainsFunc(runs[seq], func(x clusterRun) bool { return x.ok }) {
 			r.lost++
@@ -356,7 +376,7 @@ func checkCluster(acked map[int64]bool, states map[int64]troika.JobState, runs m
 		}
 	}
 	for seq, st := range states {
-		switch st {
+		switch st.state {
 		case troika.StateCompleted:
 			r.completed++
 		case troika.StateRunning:
