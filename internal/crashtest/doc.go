@@ -16,10 +16,11 @@
 // --postgres-schema S`, built as server.Run builds it) and three worker
 // processes (two over troika.Dial, one per node, and one on PostgreSQL
 // directly) share one schema while producers here enqueue through the
-// nodes, moving to the other node when a call fails. A node is killed with
-// SIGKILL every 3-6 s, alternating, and restarted on its port (one kill in
-// three keeps it down 2-5 s, past the workers' lease TTL). After a drain it
-// checks that every acknowledged enqueue completed, nothing is running,
+// nodes under unique keys, resending a failed batch to the other node. A
+// node is killed with SIGKILL every 3-6 s, alternating, and restarted on
+// its port (one kill in three keeps it down 2-5 s, past the workers' lease
+// TTL). After a drain it checks that every acknowledged enqueue completed
+// under its acknowledged id, no job is stored twice, nothing is running,
 // every duplicate run was in flight at a kill of its worker's node (at most
 // 2 x Concurrency per kill), and, from a trigger-kept history of the
 // leaders row, that epochs rise with every new holder and no two leases
