@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/troikahq/troika"
 )
 
@@ -160,7 +162,16 @@ func TestClusterPostgres(t *testing.T) {
 	states := clusterStates(t, admin)
 	runs := readClusterRuns(t, logs)
 	rep := checkCluster(acked, states, runs, kills)
-	lh := checkLeaderHistory(readLeaderHistory(t, pool, schema))
+	history := readLeaderHistory(t, pool, schema)
+	lh := checkLeaderHistory(history)
+	var final leaderRow
+	if err := pool.QueryRow(ctx, "SELECT holder, epoch, expires FROM "+pgx.Identifier{schema}.Sanitize()+
+		".leaders WHERE name = 'troika.maintenance'").Scan(&final.holder, &final.epoch, &final.expires); err != nil {
+		t.Fatalf("read the leader row: %v", err)
+	}
+	if n := len(history); n == 0 || history[n-1].holder != final.holder || history[n-1].epoch != final.epoch || !history[n-1].expires.Equal(final.expires) {
+		t.Errorf("the leader history does not end at the leader row %+v: the trigger missed writes", final)
+	}
 	t.Logf("%ds, %d nodes, %d workers, %d kills: acked=%d (failed enqueue calls %d, retried jobs found stored %d) stored=%d runs=%d completed=%d lost=%d stuck=%d in-flight duplicates=%d bad duplicates=%d rescued attempts that never ran=%d",
 		seconds, len(nodes), len(workers), len(kills), len(acked), prod.failed.Load(), prod.deduped.Load(), len(states), rep.runs, rep.completed, rep.lost, rep.stuck,
 		rep.inflightDup, rep.badDup, rep.unrun)
@@ -189,6 +200,11 @@ func TestClusterPostgres(t *testing.T) {
 	}
 	if len(lh.problems) != 0 {
 		t.Errorf("leader history violates one leader at a time: %v", lh.problems)
+	}
+	// A live node polls the lease every sweep, so a lease that ran out is
+	// taken within a few sweeps (the other node is up whenever one is down).
+	if lh.maxGap > 10*clusterSweep {
+		t.Errorf("a lease stayed free %s after it expired (sweep %s): the takeover is too slow", lh.maxGap, clusterSweep)
 	}
 	if len(kills) < 2 || lh.changes == 0 {
 		t.Errorf("the run did not exercise failover: %d kills, %d leader changes", len(kills), lh.changes)
