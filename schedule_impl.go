@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/troikahq/troika/internal/engine"
+	"github.com/troikahq/troika/internal/sdkhook"
 	"github.com/troikahq/troika/store"
 )
 
@@ -37,6 +38,14 @@ func (c *clientImpl) startScheduler(ctx context.Context) error {
 		Store: c.st, Schedules: ss, IsLeader: c.maint.IsLeader, Now: c.now, Logger: c.log,
 	})
 	return c.sched.Start(ctx)
+}
+
+func init() {
+	sdkhook.KickScheduler = func(c any) {
+		if cl, ok := c.(*Client); ok && cl != nil && cl.impl != nil {
+			cl.impl.kickScheduler()
+		}
+	}
 }
 
 // kickScheduler wakes this process's firer after a change.

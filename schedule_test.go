@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/troikahq/troika"
+	"github.com/troikahq/troika/internal/sdkhook"
 )
 
 // tick is the job the test schedules enqueue.
@@ -461,4 +462,20 @@ func TestScheduleUnpauseByUpsertIsNotAMisfire(t *testing.T) {
 	}
 	b.passAt(t, minute(8))
 	wantRunAts(t, "after unpausing", runAts(t, b.ctx, b.client, "u"), minute(8))
+}
+
+// The server writes schedules through the engine and wakes the Client's
+// firer through sdkhook; the hook must be wired and harmless on anything
+// that is not a Client.
+func TestSchedulerKickHook(t *testing.T) {
+	t.Parallel()
+	if sdkhook.KickScheduler == nil {
+		t.Fatal("sdkhook.KickScheduler is not set by the root package")
+	}
+	sdkhook.KickScheduler(nil)
+	sdkhook.KickScheduler("not a client")
+	sdkhook.KickScheduler((*troika.Client)(nil))
+	b := setup(t)
+	sdkhook.KickScheduler(b.client) // wakes the firer; must not block
+	sdkhook.KickScheduler(b.client)
 }

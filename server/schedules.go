@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/troikahq/troika/gen/troika/v1"
 	"github.com/troikahq/troika/internal/engine"
+	"github.com/troikahq/troika/internal/sdkhook"
 	"github.com/troikahq/troika/internal/wire"
 	"github.com/troikahq/troika/store"
 )
@@ -106,6 +107,7 @@ func (h *scheduleService) UpsertSchedule(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, toConnect(err)
 	}
+	h.kick()
 	out, err := scheduleOut(res.Schedule, defaultNextFires, binary(req.Header()))
 	if err != nil {
 		return nil, err
@@ -174,6 +176,14 @@ func (h *scheduleService) DeleteSchedule(ctx context.Context, req *connect.Reque
 }
 
 // pause pauses or resumes a schedule and returns it.
+// kick wakes the server's schedule firer after a change, so a new or
+// resumed schedule fires at its next instant, not after the firer's poll.
+func (h *scheduleService) kick() {
+	if sdkhook.KickScheduler != nil && h.s.client != nil {
+		sdkhook.KickScheduler(h.s.client)
+	}
+}
+
 func (h *scheduleService) pause(ctx context.Context, id string, paused, raw bool) (*v1.Schedule, error) {
 	ss, err := h.s.schedules()
 	if err != nil {
@@ -183,6 +193,7 @@ func (h *scheduleService) pause(ctx context.Context, id string, paused, raw bool
 	if err != nil {
 		return nil, toConnect(err)
 	}
+	h.kick()
 	return scheduleOut(sc, defaultNextFires, raw)
 }
 
