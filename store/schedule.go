@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"time"
 )
@@ -258,6 +259,44 @@ type ScheduleFireParams struct {
 	LastFireAt       time.Time
 	NextFireAt       time.Time // zero: never again
 	Now              time.Time
+}
+
+// FireJobs validates p.Fires and returns the jobs they insert, in order:
+// an item with outcome FireEnqueued or FireTriggered must carry a Job with a
+// Kind, one with FireOverlap or FireMissed must not, and any other outcome
+// is rejected. check, if not nil, adds a backend's own checks of each job
+// (value ranges its layout can hold); field names the job, e.g.
+// "fires[2].job". Every rejection is an *InvalidArgumentError; FireJobs
+// changes nothing.
+func (p *ScheduleFireParams) FireJobs(check func(field string, j *InsertJob) error) ([]InsertJob, error) {
+	var jobs []InsertJob
+	for i := range p.Fires {
+		f := &p.Fires[i]
+		field := fmt.Sprintf("fires[%d]", i)
+		switch f.Outcome {
+		case FireEnqueued, FireTriggered:
+			if f.Job == nil {
+				return nil, &InvalidArgumentError{Field: field + ".job", Reason: "required for outcome " + string(f.Outcome)}
+			}
+		case FireOverlap, FireMissed:
+			if f.Job != nil {
+				return nil, &InvalidArgumentError{Field: field + ".job", Reason: "must be nil for outcome " + string(f.Outcome)}
+			}
+			continue
+		default:
+			return nil, &InvalidArgumentError{Field: field + ".outcome", Reason: fmt.Sprintf("unknown outcome %.64q", string(f.Outcome))}
+		}
+		if f.Job.Kind == "" {
+			return nil, &InvalidArgumentError{Field: field + ".job.kind", Reason: "must not be empty"}
+		}
+		if check != nil {
+			if err := check(field+".job", f.Job); err != nil {
+				return nil, err
+			}
+		}
+		jobs = append(jobs, *f.Job)
+	}
+	return jobs, nil
 }
 
 // Equal reports whether d and o declare the same schedule (times compared

@@ -408,34 +408,21 @@ func (s *Store) ScheduleFire(ctx context.Context, p *store.ScheduleFireParams) (
 	if p == nil {
 		return nil, invalid("params", "nil")
 	}
-	var jobs []store.InsertJob
-	argBytes := 0
-	for i := range p.Fires {
-		f := &p.Fires[i]
-		field := fmt.Sprintf("fires[%d]", i)
-		switch f.Outcome {
-		case store.FireEnqueued, store.FireTriggered:
-			if f.Job == nil {
-				return nil, invalid(field+".job", "required for outcome "+string(f.Outcome))
-			}
-		case store.FireOverlap, store.FireMissed:
-			if f.Job != nil {
-				return nil, invalid(field+".job", "must be nil for outcome "+string(f.Outcome))
-			}
-			continue
-		default:
-			return nil, invalid(field+".outcome", fmt.Sprintf("unknown outcome %q", f.Outcome))
-		}
+	jobs, err := p.FireJobs(func(field string, j *store.InsertJob) error {
 		switch {
-		case f.Job.Kind == "":
-			return nil, invalid(field+".job.kind", "must not be empty")
-		case !fitsInt32(f.Job.Priority):
-			return nil, invalid(field+".job.priority", "out of range")
-		case !fitsInt32(f.Job.MaxAttempts):
-			return nil, invalid(field+".job.max_attempts", "out of range")
+		case !fitsInt32(j.Priority):
+			return invalid(field+".priority", "out of range")
+		case !fitsInt32(j.MaxAttempts):
+			return invalid(field+".max_attempts", "out of range")
 		}
-		jobs = append(jobs, *f.Job)
-		argBytes += len(f.Job.Args)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	argBytes := 0
+	for i := range jobs {
+		argBytes += len(jobs[i].Args)
 	}
 	if err := s.begin(ctx); err != nil {
 		return nil, err

@@ -277,39 +277,20 @@ func checkDefinition(d *store.ScheduleDefinition) error {
 	return nil
 }
 
-// checkFires validates the items of a fire and returns their jobs, in
-// order.
-func checkFires(fires []store.ScheduleFireItem) ([]store.InsertJob, error) {
-	var jobs []store.InsertJob
-	for i := range fires {
-		f := &fires[i]
-		field := fmt.Sprintf("fires[%d]", i)
-		switch f.Outcome {
-		case store.FireEnqueued, store.FireTriggered:
-			if f.Job == nil {
-				return nil, invalid(field+".job", "required for outcome "+string(f.Outcome))
-			}
-		case store.FireOverlap, store.FireMissed:
-			if f.Job != nil {
-				return nil, invalid(field+".job", "must be nil for outcome "+string(f.Outcome))
-			}
-			continue
-		default:
-			return nil, invalid(field+".outcome", fmt.Sprintf("unknown outcome %q", truncate(string(f.Outcome), 64)))
-		}
-		switch j := f.Job; {
-		case j.Kind == "":
-			return nil, invalid(field+".job.kind", "must not be empty")
+// checkFires validates the items of a fire (store.ScheduleFireParams.FireJobs
+// plus the ranges this schema holds) and returns their jobs, in order.
+func checkFires(p *store.ScheduleFireParams) ([]store.InsertJob, error) {
+	return p.FireJobs(func(field string, j *store.InsertJob) error {
+		switch {
 		case j.Queue == "":
-			return nil, invalid(field+".job.queue", "must not be empty")
+			return invalid(field+".queue", "must not be empty")
 		case j.Priority < math.MinInt16 || j.Priority > math.MaxInt16:
-			return nil, invalid(field+".job.priority", "out of range")
+			return invalid(field+".priority", "out of range")
 		case !fitsInt32(j.MaxAttempts):
-			return nil, invalid(field+".job.max_attempts", "out of range")
+			return invalid(field+".max_attempts", "out of range")
 		}
-		jobs = append(jobs, *f.Job)
-	}
-	return jobs, nil
+		return nil
+	})
 }
 
 func scheduleNotFound(id string) error {
@@ -557,7 +538,7 @@ func (s *Store) ScheduleFire(ctx context.Context, p *store.ScheduleFireParams) (
 	if p == nil {
 		return nil, invalid("params", "nil")
 	}
-	jobs, err := checkFires(p.Fires)
+	jobs, err := checkFires(p)
 	if err != nil {
 		return nil, err
 	}
