@@ -55,10 +55,12 @@ type Options struct {
 	MinSyncInterval time.Duration
 }
 
-// defaultMinSyncInterval is Options.MinSyncInterval's default: on the
-// 2-core machine of docs/performance.md it raised steady-state enqueue
-// throughput by about 45% and cut fsyncs per job by a third against no
-// delay, with no change in idle latency.
+// defaultMinSyncInterval is Options.MinSyncInterval's default. With 8
+// single-job durable writers it cut fsyncs per insert from 0.26 to 0.15 and
+// the time per insert by about a quarter against no delay
+// (BenchmarkInsertOneParallel, figures in docs/performance.md), with no
+// change in idle latency (the first commit after an idle period syncs at
+// once).
 const defaultMinSyncInterval = 100 * time.Microsecond
 
 // Store is the embedded backend: the whole hot state in memory, the
