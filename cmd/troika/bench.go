@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 	"github.com/troikahq/troika/internal/bench"
@@ -15,6 +17,7 @@ func (a *app) benchCmd() *cobra.Command {
 		backend  string
 		workload string
 		pgURL    string
+		cpuProf  string
 		p        = bench.DefaultParams()
 	)
 	cmd := &cobra.Command{
@@ -67,6 +70,13 @@ workload per line. The data directories are temporary unless --data is given
 					return cli.StartProgress(a.stderr, phase, total, done)
 				}
 			}
+			if cpuProf != "" {
+				stop, err := startCPUProfile(cpuProf)
+				if err != nil {
+					return cli.Failf("%v", err)
+				}
+				defer stop()
+			}
 			return bench.Run(cmd.Context(), o, workloads, func(r *bench.Result) error {
 				if a.json {
 					b, err := json.Marshal(r)
@@ -96,5 +106,23 @@ workload per line. The data directories are temporary unless --data is given
 	f.DurationVar(&p.IdleGapMax, "idle-gap-max", p.IdleGapMax, "idle: max pause before each job")
 	f.DurationVar(&p.Settle, "settle", p.Settle, "steady, idle: pause after starting the worker before timing")
 	f.DurationVar(&p.Timeout, "timeout", p.Timeout, "give up on a phase after this long")
+	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
+}
+
+// startCPUProfile starts a CPU profile written to path and returns the
+// function that stops it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
