@@ -50,18 +50,16 @@ type Options struct {
 	// arrives sooner than this after the previous sync waits for the rest
 	// of the interval, so that more commits share the next fsync. After an
 	// idle period the first commit syncs at once, so idle latency does not
-	// change. Default 100µs; a negative value turns the delay off. Every
-	// acknowledged write is still fsynced before it is acknowledged.
+	// change. Zero or negative (the default): no delay, a sync starts as
+	// soon as the previous one ends, which already shares it among every
+	// commit that arrived meanwhile. A delay trades latency for fewer
+	// fsyncs; the Go runtime may sleep up to about 1 ms for a sub-millisecond
+	// delay when the process is otherwise idle, so small values can cost far
+	// more than they say (BenchmarkInsertOneParallel, docs/performance.md).
+	// Every acknowledged write is fsynced before it is acknowledged either
+	// way.
 	MinSyncInterval time.Duration
 }
-
-// defaultMinSyncInterval is Options.MinSyncInterval's default. With 8
-// single-job durable writers it cut fsyncs per insert from 0.26 to 0.15 and
-// the time per insert by about a quarter against no delay
-// (BenchmarkInsertOneParallel, figures in docs/performance.md), with no
-// change in idle latency (the first commit after an idle period syncs at
-// once).
-const defaultMinSyncInterval = 100 * time.Microsecond
 
 // Store is the embedded backend: the whole hot state in memory, the
 // durable record in Pebble, every acknowledged write fsynced with group
@@ -184,13 +182,7 @@ func Open(dir string, opts Options) (*Store, error) {
 }
 
 func (s *Store) openDB(dir string, opts Options) (err error) {
-	minSync := opts.MinSyncInterval
-	switch {
-	case minSync == 0:
-		minSync = defaultMinSyncInterval
-	case minSync < 0:
-		minSync = 0
-	}
+	minSync := max(opts.MinSyncInterval, 0)
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
