@@ -168,3 +168,45 @@ func BenchmarkInsertOneParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRetentionPassKept is the retention pass on a store that keeps
+// 200,000 completed jobs none of which is past retention yet (the usual
+// state of a busy queue with 24 h retention): one JobDelete with
+// FinishedBefore per op, holding the store's mutex while it runs.
+func BenchmarkRetentionPassKept(b *testing.B) {
+	st, err := Open(b.TempDir(), Options{Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	const total, batch = 200_000, 1000
+	jobs := make([]store.InsertJob, batch)
+	for i := range jobs {
+		jobs[i] = store.InsertJob{Kind: "bench", Args: []byte(`{}`), Queue: "default", Priority: 2, MaxAttempts: 25}
+	}
+	acks := make([]store.JobAck, 0, batch)
+	for range total / batch {
+		if _, err := st.JobInsertMany(ctx, &store.JobInsertManyParams{Jobs: jobs, Now: t0}); err != nil {
+			b.Fatal(err)
+		}
+		got, err := st.JobClaim(ctx, &store.JobClaimParams{Queues: []store.QueueWeight{{Name: "default", Weight: 1}}, Max: batch, Worker: "w", LeaseTTL: time.Hour, Now: t0})
+		if err != nil {
+			b.Fatal(err)
+		}
+		acks = acks[:0]
+		for _, j := range got {
+			acks = append(acks, store.JobAck{Lease: j.Lease(), Outcome: store.AckComplete})
+		}
+		if _, err := st.JobAckMany(ctx, &store.JobAckManyParams{Acks: acks, Now: t0.Add(time.Minute)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		n, err := st.JobDelete(ctx, &store.JobDeleteParams{State: store.StateCompleted, Queue: "default", FinishedBefore: t0, Limit: 1000})
+		if err != nil || n != 0 {
+			b.Fatalf("JobDelete: (%d, %v), want (0, nil)", n, err)
+		}
+	}
+}

@@ -16,8 +16,10 @@ import (
 
 // ---- index maintenance (all *Locked helpers expect s.mu held)
 
-// setStateLocked moves j to state st in the counts and the per-state index.
-// Heaps are the caller's business (detachLocked / attachLocked).
+// setStateLocked moves j to state st in the counts and the per-state
+// indexes. Heaps are the caller's business (detachLocked / attachLocked).
+// Set finishedAt before moving j into a final state and clear it only after
+// moving j out of one (queue.finished is keyed by it).
 func (s *Store) setStateLocked(j *job, st uint8) {
 	if j.state == st {
 		return
@@ -25,11 +27,28 @@ func (s *Store) setStateLocked(j *job, st uint8) {
 	if j.x != nil && j.x.sub != nil {
 		trackDelivery(j, st) // subscription lag (topic.go)
 	}
+	s.unindexLocked(j)
+	j.state = st
+	s.indexLocked(j)
+}
+
+// indexLocked adds j to the per-state indexes and counts of its state.
+func (s *Store) indexLocked(j *job) {
+	s.byState[j.state].ReplaceOrInsert(j)
+	j.q.counts[j.state]++
+	if j.state >= stCompleted {
+		j.q.finishedTree(j.state).ReplaceOrInsert(j)
+	}
+}
+
+// unindexLocked removes j from the per-state indexes and counts of its
+// state.
+func (s *Store) unindexLocked(j *job) {
 	s.byState[j.state].Delete(j)
 	j.q.counts[j.state]--
-	j.state = st
-	s.byState[st].ReplaceOrInsert(j)
-	j.q.counts[st]++
+	if j.state >= stCompleted {
+		j.q.finishedTree(j.state).Delete(j)
+	}
 }
 
 // detachLocked removes j from the heaps its state puts it in.
@@ -68,8 +87,7 @@ func (s *Store) attachLocked(j *job, now, clock int64, w *wakeSet) {
 // addJobLocked indexes a new job (state set, not yet in any index).
 func (s *Store) addJobLocked(j *job, now, clock int64, w *wakeSet) {
 	s.jobs[j.id] = j
-	s.byState[j.state].ReplaceOrInsert(j)
-	j.q.counts[j.state]++
+	s.indexLocked(j)
 	if k := j.uniqueKey(); k != "" {
 		s.uniq[k] = j
 	}
@@ -92,8 +110,7 @@ func (s *Store) deleteJobLocked(b *pebble.Batch, j *job, clock int64, w *wakeSet
 			j.x.sub.pending.Delete(j)
 		}
 	}
-	s.byState[j.state].Delete(j)
-	j.q.counts[j.state]--
+	s.unindexLocked(j)
 	delete(s.jobs, j.id)
 	if k := j.uniqueKey(); k != "" && s.uniq[k] == j {
 		delete(s.uniq, k)
@@ -693,6 +710,41 @@ func (s *Store) scanLocked(st uint8, after store.ID, desc bool, max int, match f
 	return out
 }
 
+// finishedBeforeLocked returns up to limit jobs in final state st finished
+// before before, of queueName (all queues when empty) and kind (any when
+// empty), each queue's oldest first.
+func (s *Store) finishedBeforeLocked(st uint8, queueName, kind string, before int64, limit int) []*job {
+	var out []*job
+	visit := func(q *queue) {
+		t := q.finished[st-stCompleted]
+		if t == nil {
+			return
+		}
+		t.Ascend(func(j *job) bool {
+			if j.finishedAt >= before {
+				return false
+			}
+			if kind == "" || j.kind == kind {
+				out = append(out, j)
+			}
+			return len(out) < limit
+		})
+	}
+	if queueName != "" {
+		if q := s.queues[queueName]; q != nil {
+			visit(q)
+		}
+		return out
+	}
+	for _, q := range s.queues {
+		if len(out) >= limit {
+			break
+		}
+		visit(q)
+	}
+	return out
+}
+
 // ---- operator actions
 
 // JobCancel cancels one job that is not final (see store.Store); a running
@@ -787,9 +839,9 @@ func (s *Store) JobRetry(ctx context.Context, p *store.JobRetryParams) ([]*store
 	var w wakeSet
 	for _, j := range todo {
 		j.attempt = 0
-		j.finishedAt = 0
 		j.runAt = now
 		s.setStateLocked(j, stAvailable)
+		j.finishedAt = 0 // after leaving the dead index, which is keyed by it
 		if s.admitLocked(j) { // false: rejoins its ordering key's line
 			s.attachLocked(j, now, clock, &w)
 		}
@@ -805,7 +857,10 @@ func (s *Store) JobRetry(ctx context.Context, p *store.JobRetryParams) ([]*store
 // JobDelete deletes jobs that are not running (see store.Store), freeing
 // their unique keys. Without IDs, State is required and must not be
 // running (ErrInvalidArgument otherwise); Limit defaults to 1,000; jobs go
-// oldest ID first.
+// oldest ID first, or, with FinishedBefore and a final State, queue by
+// queue oldest FinishedAt first. That retention case visits only the jobs it
+// deletes (and those of other kinds when Kind is set), however many newer
+// finished jobs are kept.
 func (s *Store) JobDelete(ctx context.Context, p *store.JobDeleteParams) (int, error) {
 	if p == nil {
 		return 0, invalid("params", "nil")
@@ -833,11 +888,13 @@ func (s *Store) JobDelete(ctx context.Context, p *store.JobDeleteParams) (int, e
 		if limit <= 0 {
 			limit = 1000
 		}
-		before := toNanos(p.FinishedBefore)
-		todo = s.scanLocked(st, store.ID{}, false, limit, func(j *job) bool {
-			return (p.Queue == "" || j.q.name == p.Queue) && (p.Kind == "" || j.kind == p.Kind) &&
-				(before == 0 || j.finishedAt < before)
-		}, nil)
+		if before := toNanos(p.FinishedBefore); before != 0 && st >= stCompleted {
+			todo = s.finishedBeforeLocked(st, p.Queue, p.Kind, before, limit)
+		} else {
+			todo = s.scanLocked(st, store.ID{}, false, limit, func(j *job) bool {
+				return (p.Queue == "" || j.q.name == p.Queue) && (p.Kind == "" || j.kind == p.Kind)
+			}, nil)
+		}
 	}
 	b := s.db.NewBatch()
 	var w wakeSet

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 
+	"github.com/google/btree"
 	"github.com/troikahq/troika/store"
 )
 
@@ -371,6 +372,30 @@ type queue struct {
 	// lines: the FIFO line of each ordering key with unfinished jobs
 	// (ordering.go); nil until the first ordered job.
 	lines map[string]*keyLine
+	// finished holds the queue's jobs in each final state (completed, dead,
+	// cancelled: index state-stCompleted) ordered by (finishedAt, id), so
+	// retention finds what is past its time without scanning what is not;
+	// nil until the first such job. A job's finishedAt must not change
+	// while it is in one of them.
+	finished [numStates - stCompleted]*btree.BTreeG[*job]
+}
+
+// jobLessByFinished orders finished jobs by (finishedAt, id).
+func jobLessByFinished(a, b *job) bool {
+	if a.finishedAt != b.finishedAt {
+		return a.finishedAt < b.finishedAt
+	}
+	return idLess(&a.id, &b.id)
+}
+
+// finishedTree returns q's tree of jobs in final state st, creating it.
+func (q *queue) finishedTree(st uint8) *btree.BTreeG[*job] {
+	t := q.finished[st-stCompleted]
+	if t == nil {
+		t = btree.NewG[*job](32, jobLessByFinished)
+		q.finished[st-stCompleted] = t
+	}
+	return t
 }
 
 type bucket struct {

@@ -373,8 +373,7 @@ func keyString(k []byte) string {
 // unordered and initialised afterwards.
 func (s *Store) loadJobLocked(j *job, openNow int64, expireLeases bool) {
 	s.jobs[j.id] = j
-	s.byState[j.state].ReplaceOrInsert(j)
-	j.q.counts[j.state]++
+	s.indexLocked(j)
 	if k := j.uniqueKey(); k != "" {
 		s.uniq[k] = j // IDs ascend, so the newest job with a key wins
 	}

@@ -169,6 +169,35 @@ func TestReopen(t *testing.T) {
 	})
 }
 
+// TestRetentionAfterReopen: finished jobs loaded by the rebuild are found
+// by retention (their finish-time index is rebuilt too).
+func TestRetentionAfterReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, Options{})
+	res := insert(t, b.st, newJob("a", 2), newJob("b", 2), newJob("c", 2))
+	claimed, err := b.st.JobClaim(ctx, &store.JobClaimParams{
+		Queues: []store.QueueWeight{{Name: "default", Weight: 1}}, Max: 3, Worker: "w", LeaseTTL: time.Hour, Now: t0})
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claim: %d jobs, %v", len(claimed), err)
+	}
+	for i, j := range claimed { // finished at t0+1m, +2m, +3m
+		if _, err := b.st.JobAckMany(ctx, &store.JobAckManyParams{Now: t0.Add(time.Duration(i+1) * time.Minute),
+			Acks: []store.JobAck{{Lease: j.Lease(), Outcome: store.AckComplete}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.reopen()
+	n, err := b.st.JobDelete(ctx, &store.JobDeleteParams{State: store.StateCompleted, FinishedBefore: t0.Add(150 * time.Second)})
+	if err != nil || n != 2 {
+		t.Fatalf("JobDelete(completed before 2m30s) after reopen: (%d, %v), want (2, nil)", n, err)
+	}
+	left, err := b.st.JobList(ctx, &store.JobListParams{State: store.StateCompleted})
+	if err != nil || len(left.Jobs) != 1 || left.Jobs[0].ID != claimed[2].ID {
+		t.Fatalf("left after retention: %v, %v; want only %s", left, err, res[2].Job.ID)
+	}
+}
+
 // TestSyncFailureStopsStore injects an error into the write-ahead log's
 // writes and syncs: the write in progress is not acknowledged, every later
 // call fails with ErrStoreFailed, and a reopen serves what was acknowledged.

@@ -36,6 +36,8 @@ func deleteTests() []test {
 		{"ByIDsUnknownNotFound", testDeleteUnknown},
 		{"ByFilter", testDeleteFilter},
 		{"FinishedBefore", testDeleteFinishedBefore},
+		{"FinishedBeforeFilters", testDeleteFinishedBeforeFilters},
+		{"FinishedBeforeAfterRetry", testDeleteFinishedBeforeAfterRetry},
 		{"Limit", testDeleteLimit},
 	}
 }
@@ -328,6 +330,76 @@ func testDeleteFinishedBefore(h *harness) {
 	h.wantGone(d1.ID)
 	h.wantUnchanged("dead after the cut-off", d2)
 	h.wantCounts(h.queue("default", at(time.Hour)), map[store.JobState]int64{store.StateCompleted: 2, store.StateDead: 1})
+}
+
+// finishAt inserts a job from opts at 0 and completes it at d.
+func (h *harness) finishAt(d time.Duration, opts ...opt) *store.Job {
+	h.t.Helper()
+	j := h.insert1(at(0), opts...)
+	queue := "default"
+	if q := newJob(opts...).Queue; q != "" {
+		queue = q
+	}
+	h.mustAck(at(d), completeAck(h.claimID(at(0), queue, j.ID), ""))
+	return h.get(j.ID)
+}
+
+// Retention with Queue, Kind and Limit: jobs finished out of their ID order
+// are found by finish time, and the filters and the limit hold.
+func testDeleteFinishedBeforeFilters(h *harness) {
+	late := h.finishAt(10*time.Minute, withQueue("q1"))           // oldest ID, finished last
+	early := h.finishAt(time.Minute, withQueue("q1"))             // newer ID, finished first
+	other := h.finishAt(time.Minute, withQueue("q1"), withKind("other.kind"))
+	q2 := h.finishAt(time.Minute, withQueue("q2"))
+	q2b := h.finishAt(2*time.Minute, withQueue("q2"))
+	cut := at(5 * time.Minute)
+
+	n, err := h.delete(store.JobDeleteParams{State: store.StateCompleted, Queue: "q1", Kind: "test.job", FinishedBefore: cut})
+	if err != nil || n != 1 {
+		h.t.Errorf("JobDelete(q1, test.job, before 5m): (%d, %v), want (1, nil)", n, err)
+	}
+	h.wantGone(early.ID)
+	h.wantUnchanged("finished after the cut-off, oldest ID", late)
+	h.wantUnchanged("other kind", other)
+	h.wantUnchanged("other queue", q2)
+
+	n, err = h.delete(store.JobDeleteParams{State: store.StateCompleted, FinishedBefore: cut, Limit: 2})
+	if err != nil || n != 2 {
+		h.t.Errorf("JobDelete(any queue, before 5m, limit 2): (%d, %v), want (2, nil)", n, err)
+	}
+	n, err = h.delete(store.JobDeleteParams{State: store.StateCompleted, FinishedBefore: cut, Limit: 2})
+	if err != nil || n != 1 {
+		h.t.Errorf("second JobDelete(any queue, before 5m, limit 2): (%d, %v), want (1, nil)", n, err)
+	}
+	for _, j := range []*store.Job{other, q2, q2b} {
+		h.wantGone(j.ID)
+	}
+	h.wantUnchanged("finished after the cut-off", late)
+}
+
+// Retention after a replay: a dead job retried and dead again counts from
+// its second finish, not its first.
+func testDeleteFinishedBeforeAfterRetry(h *harness) {
+	j := h.insert1(at(0))
+	c := h.claimID(at(0), "default", j.ID)
+	h.mustAck(at(time.Minute), deadAck(c, at(time.Minute), "first"))
+	if _, err := h.retry(store.JobRetryParams{IDs: []store.ID{j.ID}, Now: at(2 * time.Minute)}); err != nil {
+		h.t.Fatalf("JobRetry: %v", err)
+	}
+	c = h.claimID(at(2*time.Minute), "default", j.ID)
+	h.mustAck(at(5*time.Minute), deadAck(c, at(5*time.Minute), "second"))
+	again := h.get(j.ID)
+
+	n, err := h.delete(store.JobDeleteParams{State: store.StateDead, FinishedBefore: at(3 * time.Minute)})
+	if err != nil || n != 0 {
+		h.t.Errorf("JobDelete(dead, before 3m): (%d, %v), want (0, nil): it died again at 5m", n, err)
+	}
+	h.wantUnchanged("dead again at 5m", again)
+	n, err = h.delete(store.JobDeleteParams{State: store.StateDead, FinishedBefore: at(6 * time.Minute)})
+	if err != nil || n != 1 {
+		h.t.Errorf("JobDelete(dead, before 6m): (%d, %v), want (1, nil)", n, err)
+	}
+	h.wantGone(j.ID)
 }
 
 // Limit bounds a filtered delete.
