@@ -841,7 +841,7 @@ func (s *Store) JobRetry(ctx context.Context, p *store.JobRetryParams) ([]*store
 		j.attempt = 0
 		j.runAt = now
 		s.setStateLocked(j, stAvailable)
-		j.finishedAt = 0 // after leaving the dead index, which is keyed by it
+		j.finishedAt = 0      // after leaving the dead index, which is keyed by it
 		if s.admitLocked(j) { // false: rejoins its ordering key's line
 			s.attachLocked(j, now, clock, &w)
 		}

@@ -347,8 +347,8 @@ func (h *harness) finishAt(d time.Duration, opts ...opt) *store.Job {
 // Retention with Queue, Kind and Limit: jobs finished out of their ID order
 // are found by finish time, and the filters and the limit hold.
 func testDeleteFinishedBeforeFilters(h *harness) {
-	late := h.finishAt(10*time.Minute, withQueue("q1"))           // oldest ID, finished last
-	early := h.finishAt(time.Minute, withQueue("q1"))             // newer ID, finished first
+	late := h.finishAt(10*time.Minute, withQueue("q1")) // oldest ID, finished last
+	early := h.finishAt(time.Minute, withQueue("q1"))   // newer ID, finished first
 	other := h.finishAt(time.Minute, withQueue("q1"), withKind("other.kind"))
 	q2 := h.finishAt(time.Minute, withQueue("q2"))
 	q2b := h.finishAt(2*time.Minute, withQueue("q2"))
