@@ -41,13 +41,16 @@ func PostgresRetryTimeout(d time.Duration) PostgresOption {
 	return func(o *postgres.Options) { o.RetryTimeout = d }
 }
 
-// PostgresAsyncClaims lets claims commit without waiting for their WAL
-// flush (postgres.Options.AsyncClaims): lower enqueue-to-start latency and
-// higher throughput, at the price that a PostgreSQL crash can undo claims
-// whose jobs were not acked yet, which then run again. Inserts and acks stay
-// synchronous. Off by default.
-func PostgresAsyncClaims() PostgresOption {
-	return func(o *postgres.Options) { o.AsyncClaims = true }
+// PostgresSyncClaims makes claims wait for their WAL flush
+// (postgres.Options.SyncClaims). By default a claim commits without
+// waiting for it: it is visible at once and survives the crash of any
+// worker or node, but a crash of the PostgreSQL server within the WAL
+// writer's delay can undo claims whose jobs were not acked yet, which then
+// run again (at-least-once). Inserts, acks and heartbeats always wait for
+// their flush. Sync claims cost one flush wait per claim: higher
+// enqueue-to-start latency and lower drain throughput.
+func PostgresSyncClaims() PostgresOption {
+	return func(o *postgres.Options) { o.SyncClaims = true }
 }
 
 // OpenPostgres returns a Client over PostgreSQL through pool, which the

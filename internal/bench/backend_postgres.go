@@ -18,10 +18,10 @@ import (
 // $TROIKA_POSTGRES_URL), each in a fresh schema that is dropped afterwards.
 const BackendPostgres = "postgres"
 
-// asyncClaims reports whether TROIKA_BENCH_PG_ASYNC_CLAIMS=1 asks for
-// troika.PostgresAsyncClaims (claims that do not wait for their WAL flush);
-// the result then carries "async_claims": 1.
-func asyncClaims() bool { return os.Getenv("TROIKA_BENCH_PG_ASYNC_CLAIMS") == "1" }
+// syncClaims reports whether TROIKA_BENCH_PG_SYNC_CLAIMS=1 asks for
+// troika.PostgresSyncClaims (claims that wait for their WAL flush; by
+// default they do not); the result then carries "sync_claims": 1.
+func syncClaims() bool { return os.Getenv("TROIKA_BENCH_PG_SYNC_CLAIMS") == "1" }
 
 // postgresURL returns the URL the postgres backend uses.
 func postgresURL(o Options) string {
@@ -42,8 +42,8 @@ func openPostgres(ctx context.Context, o Options, workload string, logger *slog.
 	_, _ = rand.Read(r[:])
 	schema := "bench_" + workload + "_" + hex.EncodeToString(r[:])
 	opts := []troika.PostgresOption{troika.PostgresSchema(schema)}
-	if asyncClaims() {
-		opts = append(opts, troika.PostgresAsyncClaims())
+	if syncClaims() {
+		opts = append(opts, troika.PostgresSyncClaims())
 	}
 	c, err = troika.OpenPostgresURL(ctx, url, troika.Config{Logger: logger}, opts...)
 	if err != nil {
@@ -83,9 +83,9 @@ func runPostgres(ctx context.Context, o Options, workload string) (res *Result, 
 	}()
 	res, err = runWith(ctx, o, c, logger, BackendPostgres, workload)
 	if err == nil {
-		res.Extra["async_claims"] = 0
-		if asyncClaims() {
-			res.Extra["async_claims"] = 1
+		res.Extra["sync_claims"] = 0
+		if syncClaims() {
+			res.Extra["sync_claims"] = 1
 		}
 	}
 	return res, err

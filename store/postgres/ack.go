@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,130 +58,103 @@ func (s *Store) JobAckMany(ctx context.Context, p *store.JobAckManyParams) ([]er
 	return errs, nil
 }
 
-// ackRound applies the acks p.Acks[items] (distinct jobs) in one statement.
+// ackRound applies the acks p.Acks[items] (distinct jobs).
+//
+// Unordered jobs (no ordering key) need no line lock and no hand-over, so
+// unless this store has seen ordered jobs lately (orderedRecently), the
+// round first acks the unordered ones with one autocommit statement
+// (ackUnordered). The items it leaves (ordered jobs, lost leases, unknown
+// ids) go through ackLines: the line locks, the ack and the hand-over in
+// one pipelined implicit transaction. Items are independent (the store
+// contract), so the two commits need not be atomic together. Items applied
+// by an earlier try of the retry loop stay applied.
 func (s *Store) ackRound(ctx context.Context, p *store.JobAckManyParams, now time.Time, items []int, errs []error) error {
 	n := len(items)
-	ids := make([]store.ID, n)
-	attempts := make([]int32, n)
-	tokens := make([]int64, n)
-	outcomes := make([]int16, n)
-	runAts := make([]time.Time, n)
-	aErrs := make([]*string, n)
-	results := make([]*string, n)
+	a := ackArrays{
+		ids: make([]store.ID, n), attempts: make([]int32, n), tokens: make([]int64, n), outcomes: make([]int16, n),
+		runAts: make([]time.Time, n), errs: make([]*string, n), results: make([]*string, n),
+	}
 	for k, i := range items {
-		a := &p.Acks[i]
-		ids[k], attempts[k], tokens[k], outcomes[k] = a.Lease.ID, int32(a.Lease.Attempt), int64(a.Lease.Token), int16(a.Outcome)
-		runAts[k] = now
-		if !a.RunAt.IsZero() {
-			runAts[k] = a.RunAt.UTC().Truncate(time.Microsecond)
+		ack := &p.Acks[i]
+		a.ids[k], a.attempts[k], a.tokens[k], a.outcomes[k] = ack.Lease.ID, int32(ack.Lease.Attempt), int64(ack.Lease.Token), int16(ack.Outcome)
+		a.runAts[k] = now
+		if !ack.RunAt.IsZero() {
+			a.runAts[k] = ack.RunAt.UTC().Truncate(time.Microsecond)
 		}
-		if a.Error != nil && a.Outcome != store.AckComplete && a.Outcome != store.AckSnooze {
-			e := *a.Error
+		if ack.Error != nil && ack.Outcome != store.AckComplete && ack.Outcome != store.AckSnooze {
+			e := *ack.Error
 			e.At = e.At.UTC()
 			buf, _ := json.Marshal(e)
 			str := string(buf)
-			aErrs[k] = &str
+			a.errs[k] = &str
 		}
-		if a.Outcome == store.AckComplete && a.Result != nil {
-			str := string(a.Result)
-			results[k] = &str
+		if ack.Outcome == store.AckComplete && ack.Result != nil {
+			str := string(ack.Result)
+			a.results[k] = &str
 		}
 	}
+	applied := make([]bool, n)
 	var woken []string
 	err := s.call(ctx, "JobAckMany", func(ctx context.Context) error {
-		woken = woken[:0]
-		// One round trip, one implicit transaction: the line locks of the
-		// ordered jobs among ids (before the row locks), the ack, and the
-		// hand-over of the lines whose holder became final (see
-		// ordering.go); for unordered jobs the first and last statements
-		// find no key. The rare follow-ups (which missed items exist)
-		// run after it.
-		tx := s.pool
-		return func() error {
-			var b pgx.Batch
-			b.Queue(s.q.ord.lockLinesOf, s.lineLockPrefix(), ids)
-			b.Queue(s.q.ack, ids, attempts, tokens, outcomes, runAts, aErrs, results, now)
-			b.Queue(s.q.ord.release, ids, nil, nil)
-			br := tx.SendBatch(ctx, &b)
-			defer br.Close()
-			if _, err := br.Exec(); err != nil {
-				return err
+		rest := make([]int, 0, n) // positions not applied yet
+		for k := range n {
+			if !applied[k] {
+				rest = append(rest, k)
 			}
-			rows, err := br.Query()
+		}
+		if len(rest) > 0 && !s.orderedRecently() {
+			sub := a.subset(rest, n)
+			rows, err := s.pool.Query(ctx, s.q.ackUnordered, sub.ids, sub.attempts, sub.tokens, sub.outcomes, sub.runAts,
+				sub.errs, sub.results, now)
 			if err != nil {
 				return err
 			}
-			applied := make([]bool, n)
+			if err := s.readAcked(rows, rest, applied, &woken); err != nil {
+				return err
+			}
+			s.commits.Add(1)
+			rest = slices.DeleteFunc(rest, func(k int) bool { return applied[k] })
+		}
+		if len(rest) > 0 {
+			if err := s.ackLines(ctx, a.subset(rest, n), now, rest, applied, &woken); err != nil {
+				return err
+			}
+			rest = slices.DeleteFunc(rest, func(k int) bool { return applied[k] })
+		}
+		found := map[store.ID]bool{}
+		if len(rest) > 0 { // rare: tell lost leases from unknown jobs
+			missed := make([]store.ID, len(rest))
+			for i, k := range rest {
+				missed[i] = a.ids[k]
+			}
+			rows, err := s.pool.Query(ctx, s.q.exist, missed)
+			if err != nil {
+				return err
+			}
 			for rows.Next() {
-				var ord int64
-				var queue, state string
-				if err := rows.Scan(&ord, &queue, &state); err != nil {
+				var id store.ID
+				if err := rows.Scan(&id); err != nil {
 					rows.Close()
 					return err
 				}
-				applied[ord-1] = true
-				if state == string(store.StateAvailable) && indexOf(woken, queue) < 0 {
-					woken = append(woken, queue)
-				}
+				found[id] = true
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			rows, err = br.Query()
-			if err != nil {
-				return err
+		}
+		for k, i := range items {
+			switch {
+			case applied[k]:
+				errs[i] = nil
+			case found[a.ids[k]]:
+				errs[i] = fmt.Errorf("job %s: %w", a.ids[k], store.ErrLeaseLost)
+			default:
+				errs[i] = fmt.Errorf("job %s: %w", a.ids[k], store.ErrNotFound)
 			}
-			handed, err := readyQueuesOf(rows)
-			if err != nil {
-				return err
-			}
-			for _, q := range handed {
-				if indexOf(woken, q) < 0 {
-					woken = append(woken, q)
-				}
-			}
-			if err := br.Close(); err != nil {
-				return err
-			}
-			s.commits.Add(1)
-			var missed []store.ID
-			for k, ok := range applied {
-				if !ok {
-					missed = append(missed, ids[k])
-				}
-			}
-			found := map[store.ID]bool{}
-			if len(missed) > 0 { // rare: tell lost leases from unknown jobs
-				rows, err := tx.Query(ctx, s.q.exist, missed)
-				if err != nil {
-					return err
-				}
-				for rows.Next() {
-					var id store.ID
-					if err := rows.Scan(&id); err != nil {
-						rows.Close()
-						return err
-					}
-					found[id] = true
-				}
-				rows.Close()
-				if err := rows.Err(); err != nil {
-					return err
-				}
-			}
-			for k, i := range items {
-				switch {
-				case applied[k]:
-					errs[i] = nil
-				case found[ids[k]]:
-					errs[i] = fmt.Errorf("job %s: %w", ids[k], store.ErrLeaseLost)
-				default:
-					errs[i] = fmt.Errorf("job %s: %w", ids[k], store.ErrNotFound)
-				}
-			}
-			return nil
-		}()
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -188,6 +162,119 @@ func (s *Store) ackRound(ctx context.Context, p *store.JobAckManyParams, now tim
 	s.subs.wake(woken) // hand-backs: wake workers here and everywhere
 	s.notifier.add(woken)
 	return nil
+}
+
+// ackLines applies the acks a (positions pos of the round) in one round
+// trip, one implicit transaction: the line locks of the ordered jobs among
+// them (before the row locks), the ack, and the hand-over of the lines
+// whose holder became final (see ordering.go).
+func (s *Store) ackLines(ctx context.Context, a ackArrays, now time.Time, pos []int, applied []bool, woken *[]string) error {
+	var b pgx.Batch
+	b.Queue(s.q.ord.lockLinesOf, s.lineLockPrefix(), a.ids)
+	b.Queue(s.q.ack, a.ids, a.attempts, a.tokens, a.outcomes, a.runAts, a.errs, a.results, now)
+	b.Queue(s.q.ord.release, a.ids, nil, nil)
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	// Not applied until the transaction commits: collect first.
+	got := make([]bool, len(applied))
+	var w []string
+	if err := s.readAcked(rows, pos, got, &w); err != nil {
+		return err
+	}
+	rows, err = br.Query()
+	if err != nil {
+		return err
+	}
+	handed, err := readyQueuesOf(rows)
+	if err != nil {
+		return err
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	s.commits.Add(1)
+	for k, ok := range got {
+		if ok {
+			applied[k] = true
+		}
+	}
+	for _, q := range append(w, handed...) {
+		if indexOf(*woken, q) < 0 {
+			*woken = append(*woken, q)
+		}
+	}
+	return nil
+}
+
+// readAcked reads the (ord, queue, state, ordered) rows of an ack
+// statement run on the positions pos: it marks them applied, adds the
+// queues of hand-backs (available again) to woken, and notes ordered jobs
+// (orderedRecently). It closes rows.
+func (s *Store) readAcked(rows pgx.Rows, pos []int, applied []bool, woken *[]string) error {
+	defer rows.Close()
+	for rows.Next() {
+		var ord int64
+		var queue, state string
+		var ordered bool
+		if err := rows.Scan(&ord, &queue, &state, &ordered); err != nil {
+			return err
+		}
+		applied[pos[ord-1]] = true
+		if ordered {
+			s.noteOrdered()
+		}
+		if state == string(store.StateAvailable) && indexOf(*woken, queue) < 0 {
+			*woken = append(*woken, queue)
+		}
+	}
+	return rows.Err()
+}
+
+// orderedWindow is how long after seeing an ordered job (claimed, or
+// acked) a store sends every ack through ackLines directly, instead of
+// trying the unordered statement first.
+const orderedWindow = 30 * time.Second
+
+// noteOrdered records that an ordered job was just seen.
+func (s *Store) noteOrdered() { s.orderedAt.Store(time.Now().UnixNano()) }
+
+// orderedRecently reports whether an ordered job was seen within
+// orderedWindow.
+func (s *Store) orderedRecently() bool {
+	t := s.orderedAt.Load()
+	return t != 0 && time.Now().UnixNano()-t < int64(orderedWindow)
+}
+
+// ackArrays are the columns of an ack statement.
+type ackArrays struct {
+	ids      []store.ID
+	attempts []int32
+	tokens   []int64
+	outcomes []int16
+	runAts   []time.Time
+	errs     []*string
+	results  []*string
+}
+
+// subset returns the rows at positions pos (all n of them: a itself).
+func (a ackArrays) subset(pos []int, n int) ackArrays {
+	if len(pos) == n {
+		return a
+	}
+	var b ackArrays
+	for _, k := range pos {
+		b.ids, b.attempts, b.tokens = append(b.ids, a.ids[k]), append(b.attempts, a.attempts[k]), append(b.tokens, a.tokens[k])
+		b.outcomes, b.runAts = append(b.outcomes, a.outcomes[k]), append(b.runAts, a.runAts[k])
+		b.errs, b.results = append(b.errs, a.errs[k]), append(b.results, a.results[k])
+	}
+	return b
 }
 
 // JobLeaseExtendMany implements store.Store with one fenced UPDATE per

@@ -58,9 +58,9 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 	var jobs []*store.Job
 	err := s.call(ctx, "JobClaim", func(ctx context.Context) error {
 		var b pgx.Batch
-		if s.asyncClaims {
+		if !s.syncClaims {
 			// One implicit transaction (one round trip): the claim does
-			// not wait for its WAL flush (see Options.AsyncClaims).
+			// not wait for its WAL flush (see Options.SyncClaims).
 			b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
 		}
 		if len(names) == 1 {
@@ -70,7 +70,7 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 		}
 		br := s.pool.SendBatch(ctx, &b)
 		defer br.Close()
-		if s.asyncClaims {
+		if !s.syncClaims {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}
@@ -85,6 +85,15 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 		}
 		if err == nil && len(jobs) > 0 {
 			s.commits.Add(1)
+			if !s.syncClaims {
+				s.asyncCommits.Add(1)
+			}
+			for _, j := range jobs {
+				if j.OrderingKey != "" {
+					s.noteOrdered()
+					break
+				}
+			}
 		}
 		return err
 	})

@@ -18,18 +18,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// The suite holds with claims that do not wait for their WAL flush.
-func TestConformanceAsyncClaims(t *testing.T) {
+// The suite holds with claims that wait for their WAL flush (SyncClaims;
+// TestConformance runs the default, async claims).
+func TestConformanceSyncClaims(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the whole suite a second time; skipped with -short")
 	}
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return openTest(t, Options{AsyncClaims: true})
+		return openTest(t, Options{SyncClaims: true})
 	})
 }
 
-// An async claim turns synchronous_commit off for its own transaction
-// only: the connection goes back to the pool with the server's setting.
+// An async claim (the default) turns synchronous_commit off for its own
+// transaction only: the connection goes back to the pool with the
+// server's setting.
 func TestAsyncClaimSettingStaysLocal(t *testing.T) {
 	t.Parallel()
 	cfg, err := pgxpool.ParseConfig(testURL())
@@ -42,7 +44,7 @@ func TestAsyncClaimSettingStaysLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	s, err := Open(t.Context(), pool, Options{Schema: freshSchema(t, testPool(t)), AsyncClaims: true, Logger: quietLogger()})
+	s, err := Open(t.Context(), pool, Options{Schema: freshSchema(t, testPool(t)), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

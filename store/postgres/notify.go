@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // notifier sends the store's NOTIFYs after the writes that made jobs
@@ -79,8 +81,7 @@ func (n *notifier) flush() {
 	defer cancel()
 	backoff := 10 * time.Millisecond
 	for {
-		var c int64
-		err := n.s.pool.QueryRow(ctx, n.s.q.notify, n.s.channel, qs).Scan(&c)
+		err := n.send(ctx, qs)
 		if err == nil {
 			return
 		}
@@ -94,4 +95,16 @@ func (n *notifier) flush() {
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)
 	}
+}
+
+// send NOTIFYs queues in one implicit transaction (one round trip) that
+// does not wait for its WAL flush: a NOTIFY takes a transaction id, so its
+// commit would otherwise wait for an fsync, and listeners are signalled at
+// commit anyway. A NOTIFY lost with a PostgreSQL crash is covered by the
+// LISTEN connection's reconnection, which wakes everyone.
+func (n *notifier) send(ctx context.Context, queues []string) error {
+	var b pgx.Batch
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(n.s.q.notify, n.s.channel, queues)
+	return n.s.pool.SendBatch(ctx, &b).Close()
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -126,5 +127,67 @@ func TestOrderingInsertRacingRelease(t *testing.T) {
 		var stranded int64
 		_ = a.Pool().QueryRow(t.Context(), "SELECT count(*) FROM "+a.Schema()+".jobs WHERE key_blocked AND state <> 'completed'").Scan(&stranded)
 		t.Fatalf("completed %d of %d ordered jobs (inserted %d); %d blocked jobs left", got, keys*perKey, inserted.Load(), stranded)
+	}
+}
+
+// An ack batch mixing unordered and ordered jobs, a lost lease and an
+// unknown id, sent to a store that has never seen an ordered job (so it
+// tries the unordered-only statement first): every item gets its own
+// result, and the ordered job's line is handed on in the same call.
+func TestAckMixedBatchOnFreshStore(t *testing.T) {
+	t.Parallel()
+	a := openTest(t, Options{})
+	b := openTest(t, Options{Schema: a.Schema()}) // acks; never claimed
+	ctx := t.Context()
+	jobs := []store.InsertJob{
+		{Kind: "k", Args: []byte(`{}`), Queue: "q", Priority: 1, MaxAttempts: 3},
+		{Kind: "k", Args: []byte(`{}`), Queue: "q", Priority: 1, MaxAttempts: 3, OrderingKey: "line"},
+		{Kind: "k", Args: []byte(`{}`), Queue: "q", Priority: 1, MaxAttempts: 3, OrderingKey: "line"}, // waits behind [1]
+		{Kind: "k", Args: []byte(`{}`), Queue: "q", Priority: 1, MaxAttempts: 3},
+	}
+	res, err := a.JobInsertMany(ctx, &store.JobInsertManyParams{Jobs: jobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := a.JobClaim(ctx, &store.JobClaimParams{Queues: []store.QueueWeight{{Name: "q", Weight: 1}},
+		Max: 10, Worker: "w", LeaseTTL: time.Minute})
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claim: %d jobs, %v; want 3 (the second of the line waits)", len(claimed), err)
+	}
+	if b.orderedRecently() {
+		t.Fatal("store b has seen an ordered job")
+	}
+	var acks []store.JobAck
+	for _, j := range claimed {
+		acks = append(acks, store.JobAck{Lease: j.Lease(), Outcome: store.AckComplete})
+	}
+	stale := claimed[0].Lease()
+	stale.Token++
+	acks = append(acks, store.JobAck{Lease: stale, Outcome: store.AckComplete},
+		store.JobAck{Lease: store.LeaseRef{ID: store.NewID(), Attempt: 1, Token: 1}, Outcome: store.AckComplete})
+	// The stale item names a job of the batch: JobAckMany puts it in a
+	// second round, where the job is completed already.
+	errs, err := b.JobAckMany(ctx, &store.JobAckManyParams{Acks: acks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if errs[i] != nil {
+			t.Errorf("ack %d (%s, key %q): %v", i, claimed[i].ID, claimed[i].OrderingKey, errs[i])
+		}
+	}
+	if !errors.Is(errs[3], store.ErrLeaseLost) {
+		t.Errorf("stale ack: %v, want ErrLeaseLost", errs[3])
+	}
+	if !errors.Is(errs[4], store.ErrNotFound) {
+		t.Errorf("unknown ack: %v, want ErrNotFound", errs[4])
+	}
+	if !b.orderedRecently() {
+		t.Error("store b acked an ordered job but does not note it")
+	}
+	next, err := b.JobClaim(ctx, &store.JobClaimParams{Queues: []store.QueueWeight{{Name: "q", Weight: 1}},
+		Max: 10, Worker: "w", LeaseTTL: time.Minute})
+	if err != nil || len(next) != 1 || next[0].ID != res[2].Job.ID {
+		t.Fatalf("after the acks: claimed %v, %v; want the line's second job %s", next, err, res[2].Job.ID)
 	}
 }

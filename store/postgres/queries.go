@@ -16,10 +16,20 @@ type queries struct {
 	deleteFilter, counts, countsAll, oldest, settings    string
 	settingsAll, queueUpsert, leaderAcquire, leaderGet   string
 	leaderRelease, notify, foldCounts, claimOne, exist   string
+	ackUnordered                                         string
 
 	ord   *orderingQueries // ordering.go
 	topic *topicQueries    // topic.go
 }
+
+// leaseToken is the fencing token of a new lease: a sequence value (fresh
+// for every claim) times 2^20 plus 20 random bits. Claims commit without
+// waiting for their WAL flush (Options.SyncClaims), and a PostgreSQL crash
+// can roll the sequence back with an undone claim; the random bits keep
+// the token the next claim of that job gets (same attempt number) from
+// matching the undone lease that a worker may still hold, but for a
+// chance of one in a million.
+const leaseToken = `nextval('{s}.lease_token_seq') * 1048576 + floor(random() * 1048576)::bigint`
 
 const readyStates = `('available', 'scheduled', 'retryable')`
 
@@ -34,7 +44,7 @@ const insertBlocked = `CASE WHEN u.okey IS NULL THEN false
 
 func newQueries(schema string) *queries {
 	r := strings.NewReplacer("{s}", pgx.Identifier{schema}.Sanitize(), "{cols}", cols(""), "{jcols}", cols("j"),
-		"{ready}", readyStates, "{blocked}", insertBlocked, "{unfinished}", unfinishedStates)
+		"{ready}", readyStates, "{token}", leaseToken, "{blocked}", insertBlocked, "{unfinished}", unfinishedStates)
 	q := &queries{
 		// $1 ids, $2 queues, $3 kinds, $4 states, $5 priorities, $6 run_at,
 		// $7 max_attempts, $8 timeouts, $9 unique keys, $10 unique_until,
@@ -107,14 +117,14 @@ ORDER BY unique_key, id DESC`,
   SELECT id FROM c ORDER BY (rn > share), ord, rn LIMIT $4
 )
 UPDATE {s}.jobs j SET state = 'running', attempt = j.attempt + 1, attempted_at = $3,
-  lease_token = nextval('{s}.lease_token_seq'), lease_holder = $5, lease_deadline = $6
+  lease_token = {token}, lease_holder = $5, lease_deadline = $6
 FROM pick WHERE j.id = pick.id
 RETURNING {jcols}`,
 
 		// One queue (the common case): $1 queue, $2 now, $3 max, $4 worker,
 		// $5 deadline.
 		claimOne: `UPDATE {s}.jobs j SET state = 'running', attempt = j.attempt + 1, attempted_at = $2,
-  lease_token = nextval('{s}.lease_token_seq'), lease_holder = $4, lease_deadline = $5
+  lease_token = {token}, lease_holder = $4, lease_deadline = $5
 WHERE j.id IN (
   SELECT x.id FROM {s}.jobs x
   WHERE x.queue = $1 AND x.state IN {ready} AND NOT x.key_blocked AND x.run_at <= $2
@@ -143,7 +153,7 @@ UPDATE {s}.jobs j SET
   lease_token = 0, lease_holder = NULL, lease_deadline = NULL
 FROM a
 WHERE j.id = a.id AND j.state = 'running' AND j.attempt = a.attempt AND j.lease_token = a.token
-RETURNING a.ord, j.queue, j.state`,
+RETURNING a.ord, j.queue, j.state, j.ordering_key IS NOT NULL`,
 
 		// Which of the ids exist (to tell a lost lease from an unknown job).
 		exist: `SELECT id FROM {s}.jobs WHERE id = ANY($1::uuid[])`,
@@ -251,7 +261,13 @@ RETURNING name, holder, epoch, expires`,
 
 		notify: `SELECT count(pg_notify($1, q)) FROM unnest($2::text[]) q`,
 	}
-	for _, p := range []*string{&q.insert, &q.insertNotify, &q.lockKeys, &q.uniqueHolders, &q.claim, &q.ack, &q.extend, &q.expired,
+	// The ack of unordered jobs only (no line lock or hand-over needed):
+	// ordered jobs are left alone, unlocked.
+	q.ackUnordered = strings.Replace(q.ack, "AND j.lease_token = a.token\n", "AND j.lease_token = a.token AND j.ordering_key IS NULL\n", 1)
+	if q.ackUnordered == q.ack {
+		panic("postgres: ackUnordered")
+	}
+	for _, p := range []*string{&q.ackUnordered, &q.insert, &q.insertNotify, &q.lockKeys, &q.uniqueHolders, &q.claim, &q.ack, &q.extend, &q.expired,
 		&q.promote, &q.dueQueues, &q.get, &q.cancel, &q.lockIDs, &q.retryIDs, &q.deleteIDs, &q.counts, &q.countsAll,
 		&q.oldest, &q.settings, &q.settingsAll, &q.queueUpsert, &q.leaderAcquire, &q.leaderGet, &q.leaderRelease,
 		&q.notify, &q.foldCounts, &q.claimOne, &q.exist} {

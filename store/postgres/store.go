@@ -43,17 +43,24 @@ type Options struct {
 	// came due and, while the LISTEN connection is down, wake every
 	// subscriber; default DefaultPollInterval (the contract allows 1s).
 	PollInterval time.Duration
-	// AsyncClaims lets a claim commit without waiting for its WAL flush
-	// (synchronous_commit = off for the claim's transaction only). A claim
-	// is then durable once any later durable write of this database
-	// commits (the worker's ack, a heartbeat), typically within
-	// milliseconds; if PostgreSQL crashes before that, the claim is lost:
-	// the job is available again and runs a second time (at-least-once,
-	// for work in flight at a fault). This relaxes the store contract's
-	// "durable before it returns" for JobClaim only; inserts, acks and
-	// everything else stay synchronous. It saves one WAL flush wait per
-	// claim: lower enqueue-to-start latency and higher drain throughput.
-	AsyncClaims bool
+	// SyncClaims makes every claim wait for its WAL flush, like every
+	// other write of the store. By default a claim commits with
+	// synchronous_commit = off for its own transaction only: it is
+	// committed and visible to every session at once (a worker or node
+	// that dies after it still leaves the job running, and the rescuer
+	// counts the attempt), but it becomes crash-safe only with the next
+	// WAL flush of the database (the worker's ack or heartbeat, any other
+	// durable commit, or the WAL writer within wal_writer_delay). If the
+	// PostgreSQL server itself crashes in that window, the claim is
+	// undone: the job is available again with its previous attempt count
+	// and runs again (at-least-once, for work in flight at a fault; a
+	// handler may then start twice for one attempt number). Inserts, acks,
+	// heartbeats and everything else always wait for their flush. Async
+	// claims take one WAL flush wait off every claim: lower
+	// enqueue-to-start latency and higher drain throughput. Set SyncClaims
+	// when an attempt must never be handed out twice under one number,
+	// even across a PostgreSQL crash.
+	SyncClaims bool
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Now is the store's clock for params that leave Now zero; default
@@ -65,15 +72,15 @@ type Options struct {
 // not own its pool: Close stops the store's own connections (LISTEN) and
 // leaves the pool to its owner.
 type Store struct {
-	pool        *pgxpool.Pool
-	schema      string
-	q           *queries
-	log         *slog.Logger
-	now         func() time.Time
-	retryFor    time.Duration
-	asyncClaims bool
-	poll        time.Duration
-	channel     string // NOTIFY channel of this schema
+	pool       *pgxpool.Pool
+	schema     string
+	q          *queries
+	log        *slog.Logger
+	now        func() time.Time
+	retryFor   time.Duration
+	syncClaims bool
+	poll       time.Duration
+	channel    string // NOTIFY channel of this schema
 
 	// gate: every call holds it for reading; Close takes it for writing.
 	gate     sync.RWMutex
@@ -85,6 +92,12 @@ type Store struct {
 	subs     *subscribers
 	notifier *notifier
 	commits  atomic.Int64
+	// asyncCommits counts the commits among commits that did not wait
+	// for a WAL flush (claims, NOTIFYs).
+	asyncCommits atomic.Int64
+	// orderedAt is when this store last saw an ordered job (unix ns; 0:
+	// never): acks then skip the unordered-only statement (ackRound).
+	orderedAt atomic.Int64
 }
 
 // Open returns a Store over pool in opts.Schema, applying missing
@@ -102,7 +115,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error)
 	}
 	s := &Store{
 		pool: pool, schema: schema, q: newQueries(schema), log: opts.Logger, now: opts.Now,
-		retryFor: opts.RetryTimeout, poll: opts.PollInterval, closing: make(chan struct{}), asyncClaims: opts.AsyncClaims,
+		retryFor: opts.RetryTimeout, poll: opts.PollInterval, closing: make(chan struct{}), syncClaims: opts.SyncClaims,
 		channel: "troika:" + schema,
 	}
 	if s.log == nil {
@@ -153,13 +166,13 @@ func (s *Store) Close() error {
 }
 
 // Stats implements store.StatsProvider. Commits counts the write
-// statements and transactions the store committed. With synchronous_commit
-// on, each waited for a WAL flush, but PostgreSQL may share one flush among
-// concurrent commits, so Syncs (= Commits) is an upper bound on fsyncs.
-// Bytes stays zero (see pg_stat_wal).
+// statements and transactions the store committed; Syncs those of them
+// that waited for a WAL flush (all but async claims and NOTIFYs).
+// PostgreSQL may share one flush among concurrent commits, so Syncs is an
+// upper bound on fsyncs. Bytes stays zero (see pg_stat_wal).
 func (s *Store) Stats() store.Stats {
 	n := s.commits.Load()
-	return store.Stats{Commits: n, Syncs: n}
+	return store.Stats{Commits: n, Syncs: n - s.asyncCommits.Load()}
 }
 
 // enter starts a call: it fails with ErrClosed after Close. A nil error
