@@ -3,6 +3,7 @@ package troika
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,54 +65,114 @@ func (w *workerImpl) run(ctx context.Context) error {
 	return err
 }
 
+// maxClaimsInFlight bounds the claims a claim loop has outstanding at once.
+// A second claim lets slots freed while the first waits for its commit
+// (an fsync on embedded, a round trip on the others) be filled by a claim
+// that shares that commit or the next one, instead of idling until the
+// first returns.
+const maxClaimsInFlight = 2
+
+// claimResult is what one claim goroutine hands back to the claim loop.
+type claimResult struct {
+	jobs []*store.Job
+	err  error
+	max  int    // the slots it reserved
+	gen  uint64 // the loop's wake generation when it was issued
+}
+
 // claimLoop claims jobs while there are free slots and ready jobs, and
 // otherwise sleeps until a wake-up from the store, a freed slot, the idle
-// poll or the end of ctx. It returns nil when ctx is done and the store's
-// error when the store is closed or failed.
+// poll or the end of ctx. Claims run on their own goroutines, at most
+// maxClaimsInFlight at once, each reserving the slots it may fill, so
+// inflight handlers plus reserved slots never exceed Concurrency. It
+// returns nil when ctx is done (after every claim in flight has returned
+// and its jobs were started) and the store's error when the store is
+// closed or failed.
 func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-chan struct{}) error {
 	idle := time.NewTimer(w.idlePoll)
 	defer idle.Stop()
-	params := store.JobClaimParams{Worker: w.cfg.ID, LeaseTTL: w.cfg.LeaseTTL}
 	order := make([]store.QueueWeight, len(w.queues))
 	claimCtx := context.WithoutCancel(ctx) // a claim is never cut in half
-	var ts []*task
-	starved, errDelay := false, time.Duration(0)
-	for ctx.Err() == nil {
-		if free := w.cfg.Concurrency - int(p.inflight.Load()); free > 0 && !starved {
-			params.Max, params.Queues, params.Now = min(free, w.cfg.ClaimBatch), weightedOrder(order, w.queues), w.c.now()
-			jobs, err := w.c.st.JobClaim(claimCtx, &params)
-			switch {
-			case fatal(err):
-				s.fail(err)
-				return err
-			case err != nil:
-				errDelay = min(max(2*errDelay, 10*time.Millisecond), time.Second)
-				w.log.Warn("troika: claim failed", "worker", w.cfg.ID, "error", err, "retry_in", errDelay)
-				if !sleepCtx(ctx, errDelay) {
-					return nil
-				}
-				continue
+	results := make(chan claimResult, maxClaimsInFlight)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	var (
+		ts                []*task
+		reserved, pending int
+		// gen counts wake-ups; a claim that comes back short marks the
+		// queues starved only if no wake-up came after it was issued.
+		gen      uint64
+		starved  bool
+		errDelay time.Duration // back-off after a failed claim
+		holding  bool          // waiting out errDelay before the next claim
+		failure  error
+	)
+	minNext := max(1, w.cfg.ClaimBatch/4) // the least a second claim is worth
+	issue := func(n int) {
+		reserved += n
+		pending++
+		params := &store.JobClaimParams{Worker: w.cfg.ID, LeaseTTL: w.cfg.LeaseTTL, Max: n,
+			Queues: slices.Clone(weightedOrder(order, w.queues)), Now: w.c.now()}
+		g := gen
+		go func() {
+			jobs, err := w.c.st.JobClaim(claimCtx, params)
+			results <- claimResult{jobs: jobs, err: err, max: n, gen: g}
+		}()
+	}
+	// collect applies one claim's result; it reports a fatal store error.
+	collect := func(r claimResult) error {
+		reserved -= r.max
+		pending--
+		switch {
+		case fatal(r.err):
+			s.fail(r.err)
+			return r.err
+		case r.err != nil:
+			errDelay = min(max(2*errDelay, 10*time.Millisecond), time.Second)
+			w.log.Warn("troika: claim failed", "worker", w.cfg.ID, "error", r.err, "retry_in", errDelay)
+			if !holding {
+				holding = true
+				retry.Reset(errDelay)
 			}
-			errDelay = 0
-			ts = w.start(s, p, jobs, ts[:0])
-			if len(jobs) == params.Max {
-				continue
-			}
+			return nil
+		}
+		errDelay = 0
+		ts = w.start(s, p, r.jobs, ts[:0])
+		if len(r.jobs) < r.max && r.gen == gen {
 			starved = true
+		}
+		return nil
+	}
+	for ctx.Err() == nil && failure == nil {
+		free := w.cfg.Concurrency - int(p.inflight.Load()) - reserved
+		if free > 0 && !starved && !holding && pending < maxClaimsInFlight && (pending == 0 || free >= minNext) {
+			issue(min(free, w.cfg.ClaimBatch))
+			continue
 		}
 		idle.Reset(w.idlePoll)
 		select {
 		case <-ctx.Done():
 		case <-s.failCh:
-			return s.fatalErr()
+			failure = s.fatalErr()
+		case r := <-results:
+			failure = collect(r)
 		case <-wake:
+			gen++
 			starved = false
 		case <-p.freed:
 		case <-idle.C:
 			starved = false
+		case <-retry.C:
+			holding = false
 		}
 	}
-	return nil
+	for pending > 0 { // every claim in flight comes back; its jobs start (drain hands them back)
+		if err := collect(<-results); err != nil && failure == nil {
+			failure = err
+		}
+	}
+	return failure
 }
 
 // start registers claimed jobs and hands them to the pool.
@@ -198,17 +259,4 @@ func weightedOrder(dst, src []store.QueueWeight) []store.QueueWeight {
 		total -= dst[i].Weight
 	}
 	return dst
-}
-
-// sleepCtx sleeps for d or until ctx is done; it reports whether it slept
-// the whole time.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -563,3 +563,44 @@ func TestRescueRetryPolicy(t *testing.T) {
 		t.Errorf("rescued job: state %s run_at %s, error at %s; want retryable 42s after the rescue", j.State, j.RunAt, j.Errors[0].At)
 	}
 }
+
+// Concurrency bounds the handlers running at once, with claims overlapping
+// (several in flight) and batches smaller than the concurrency; every job
+// still runs once.
+func TestWorkerConcurrencyLimit(t *testing.T) {
+	backends(t, func(t *testing.T, setup setupFunc) {
+		for _, tc := range []struct {
+			name               string
+			concurrency, batch int
+		}{{"Batch=Concurrency", 3, 0}, {"SmallBatch", 8, 2}, {"One", 1, 0}} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t)
+				w := b.worker(func(c *troika.WorkerConfig) { c.Concurrency, c.ClaimBatch = tc.concurrency, tc.batch })
+				var running, peak, done atomic.Int64
+				release := make(chan struct{})
+				troika.Handle(w, func(ctx context.Context, j *troika.Job[Email]) error {
+					n := running.Add(1)
+					for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+					}
+					<-release
+					running.Add(-1)
+					done.Add(1)
+					return nil
+				})
+				run(t, w)
+				const jobs = 40
+				for range jobs {
+					b.enqueue(t, Email{})
+				}
+				eventually(t, 10*time.Second, func() bool { return running.Load() == int64(tc.concurrency) },
+					"all slots busy")
+				close(release)
+				eventually(t, 10*time.Second, func() bool { return done.Load() == jobs }, "every job handled")
+				if p := peak.Load(); p > int64(tc.concurrency) {
+					t.Fatalf("%d handlers ran at once, Concurrency is %d", p, tc.concurrency)
+				}
+			})
+		}
+	})
+}
