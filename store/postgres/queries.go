@@ -105,33 +105,40 @@ ORDER BY unique_key, id DESC`,
   SELECT u.name, u.share, u.ord FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(name, share, ord)
   WHERE NOT EXISTS (SELECT 1 FROM {s}.queues s WHERE s.name = u.name AND s.paused)
 ), c AS (
-  SELECT x.id, q.ord, q.share, row_number() OVER (PARTITION BY q.ord ORDER BY x.priority, x.run_at, x.id) AS rn
+  SELECT x.tid, q.ord, q.share, row_number() OVER (PARTITION BY q.ord ORDER BY x.priority, x.run_at, x.id) AS rn
   FROM q CROSS JOIN LATERAL (
-    SELECT j.id, j.priority, j.run_at FROM {s}.jobs j
+    SELECT j.ctid AS tid, j.id, j.priority, j.run_at FROM {s}.jobs j
     WHERE j.queue = q.name AND j.state IN {ready} AND NOT j.key_blocked AND j.run_at <= $3
     ORDER BY j.priority, j.run_at, j.id
     LIMIT $4
     FOR UPDATE SKIP LOCKED
   ) x
 ), pick AS (
-  SELECT id FROM c ORDER BY (rn > share), ord, rn LIMIT $4
+  SELECT tid FROM c ORDER BY (rn > share), ord, rn LIMIT $4
 )
 UPDATE {s}.jobs j SET state = 'running', attempt = j.attempt + 1, attempted_at = $3,
   lease_token = {token}, lease_holder = $5, lease_deadline = $6
-FROM pick WHERE j.id = pick.id
+WHERE j.ctid = ANY(ARRAY(SELECT tid FROM pick))
 RETURNING {jcols}`,
 
 		// One queue (the common case): $1 queue, $2 now, $3 max, $4 worker,
 		// $5 deadline.
+		//
+		// Both claims update the rows they locked by ctid (a TID scan), not
+		// by id (a second primary-key probe per row): a locked row cannot
+		// move. A row that a concurrent transaction committed a new version
+		// of between this statement's snapshot and its lock (a promotion)
+		// is locked in its new version, which that snapshot does not see:
+		// it is left available for the next claim, never claimed twice.
 		claimOne: `UPDATE {s}.jobs j SET state = 'running', attempt = j.attempt + 1, attempted_at = $2,
   lease_token = {token}, lease_holder = $4, lease_deadline = $5
-WHERE j.id IN (
-  SELECT x.id FROM {s}.jobs x
+WHERE j.ctid = ANY(ARRAY(
+  SELECT x.ctid FROM {s}.jobs x
   WHERE x.queue = $1 AND x.state IN {ready} AND NOT x.key_blocked AND x.run_at <= $2
     AND NOT EXISTS (SELECT 1 FROM {s}.queues q WHERE q.name = $1 AND q.paused)
   ORDER BY x.priority, x.run_at, x.id
   LIMIT $3
-  FOR UPDATE SKIP LOCKED)
+  FOR UPDATE SKIP LOCKED))
 RETURNING {jcols}`,
 
 		// $1 ids, $2 attempts, $3 tokens, $4 outcomes, $5 run_at, $6 errors,
