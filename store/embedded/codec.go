@@ -157,7 +157,8 @@ func appendJob(b []byte, j *job) []byte {
 	}
 	if flags&flagMetadata != 0 {
 		b = binary.AppendUvarint(b, uint64(len(x.metadata)))
-		keys := make([]string, 0, len(x.metadata))
+		var small [8]string // most jobs have a few keys: no allocation
+		keys := small[:0]
 		for k := range x.metadata {
 			keys = append(keys, k)
 		}
