@@ -384,4 +384,8 @@ type Stats struct {
 	Commits int64 // durable write batches applied
 	Syncs   int64 // fsyncs of the write-ahead log (group commit shares one)
 	Bytes   int64 // bytes written to the write-ahead log
+	// SyncTime is the wall time spent inside those fsyncs; zero where the
+	// store cannot measure it. SyncTime over elapsed time near 1 means the
+	// log's one sync at a time is what bounds durable throughput.
+	SyncTime time.Duration
 }

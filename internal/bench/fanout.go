@@ -233,6 +233,7 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 			"tail_drain_s":              s2.at.Sub(s1.at).Seconds(),
 		},
 	}
+	syncBusy(res.Extra, "", s0, s2)
 	return res, nil
 }
 

@@ -37,12 +37,28 @@ func (r *runner) show(phase string, total int64, done func() int64) func() {
 type snapshot struct {
 	at        time.Time
 	syncs     int64
+	syncTime  time.Duration // store's time inside WAL syncs (embedded)
 	user, sys time.Duration
 }
 
 func (r *runner) snap() snapshot {
 	u, s := cpuTimes()
-	return snapshot{at: time.Now(), syncs: r.c.Stats().Store.Syncs, user: u, sys: s}
+	st := r.c.Stats().Store
+	return snapshot{at: time.Now(), syncs: st.Syncs, syncTime: st.SyncTime, user: u, sys: s}
+}
+
+// syncBusy adds to extra, when the store measures sync time, the fraction
+// of the wall time between a and b the WAL spent in fsyncs and the mean
+// fsync, under prefix.
+func syncBusy(extra map[string]float64, prefix string, a, b snapshot) {
+	d := b.syncTime - a.syncTime
+	if d <= 0 {
+		return
+	}
+	extra[prefix+"fsync_busy"] = d.Seconds() / b.at.Sub(a.at).Seconds()
+	if n := b.syncs - a.syncs; n > 0 {
+		extra[prefix+"fsync_mean_us"] = float64(d.Microseconds()) / float64(n)
+	}
 }
 
 // completed returns how many jobs of the default queue the store reports
@@ -271,6 +287,7 @@ func (r *runner) drain(ctx context.Context) (*Result, error) {
 			"drain_cpu_s":           (s3.user - s2.user + s3.sys - s2.sys).Seconds(),
 		},
 	}
+	syncBusy(res.Extra, "drain_", s2, s3)
 	return res, nil
 }
 
@@ -359,7 +376,7 @@ func (r *runner) steady(ctx context.Context) (*Result, error) {
 	lat := tr.latencies()
 	p50, p99, mx := Percentiles(lat)
 	completedInWindow := done1 - done0
-	return &Result{
+	res := &Result{
 		Jobs: int(ins), Seconds: window.Seconds(), JobsPerS: perSecond(completedInWindow, window),
 		LatencyP50Ms: p50, LatencyP99Ms: p99, LatencyMaxMs: mx,
 		Lost: lost, Duplicates: dups,
@@ -377,7 +394,9 @@ func (r *runner) steady(ctx context.Context) (*Result, error) {
 			"tail_drain_s":        tail.Seconds(),
 			"latency_sample_size": float64(len(lat)),
 		},
-	}, nil
+	}
+	syncBusy(res.Extra, "", s0, s1)
+	return res, nil
 }
 
 // idleStart is one handler start seen by the idle workload.

@@ -3,16 +3,21 @@ package embedded
 import (
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // ioStats are the counters behind Store.Stats.
 type ioStats struct {
-	commits atomic.Int64
-	syncs   atomic.Int64
-	bytes   atomic.Int64
+	commits   atomic.Int64
+	syncs     atomic.Int64
+	bytes     atomic.Int64
+	syncNanos atomic.Int64 // wall time inside WAL syncs
 }
+
+// timed adds the time since start to the sync time.
+func (st *ioStats) timed(start time.Time) { st.syncNanos.Add(int64(time.Since(start))) }
 
 // countingFS wraps the FS Pebble writes through and counts the fsyncs and
 // bytes of write-ahead-log files (their names end in ".log"), so Stats
@@ -67,15 +72,18 @@ func (f *countingFile) WriteAt(p []byte, off int64) (int, error) {
 
 func (f *countingFile) Sync() error {
 	f.st.syncs.Add(1)
+	defer f.st.timed(time.Now())
 	return f.File.Sync()
 }
 
 func (f *countingFile) SyncData() error {
 	f.st.syncs.Add(1)
+	defer f.st.timed(time.Now())
 	return f.File.SyncData()
 }
 
 func (f *countingFile) SyncTo(length int64) (bool, error) {
+	defer f.st.timed(time.Now())
 	full, err := f.File.SyncTo(length)
 	if full {
 		f.st.syncs.Add(1)

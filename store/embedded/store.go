@@ -427,12 +427,13 @@ func (s *Store) Close() error {
 
 // Stats reports cumulative I/O counters since Open: Commits are write
 // batches applied, Syncs real fsyncs of WAL files, Bytes bytes written to
-// WAL files.
+// WAL files, SyncTime the wall time spent in those fsyncs.
 func (s *Store) Stats() store.Stats {
 	return store.Stats{
-		Commits: s.io.commits.Load(),
-		Syncs:   s.io.syncs.Load(),
-		Bytes:   s.io.bytes.Load(),
+		Commits:  s.io.commits.Load(),
+		Syncs:    s.io.syncs.Load(),
+		Bytes:    s.io.bytes.Load(),
+		SyncTime: time.Duration(s.io.syncNanos.Load()),
 	}
 }
 
