@@ -72,6 +72,11 @@ func (w *workerImpl) run(ctx context.Context) error {
 // first returns.
 const maxClaimsInFlight = 2
 
+// aheadFresh is how long claimed-ahead jobs may wait for a free slot before
+// they are handed back (available again, attempt not spent); at most a
+// quarter of the lease TTL.
+const aheadFresh = 200 * time.Millisecond
+
 // claimResult is what one claim goroutine hands back to the claim loop.
 type claimResult struct {
 	jobs []*store.Job
@@ -83,11 +88,16 @@ type claimResult struct {
 // claimLoop claims jobs while there are free slots and ready jobs, and
 // otherwise sleeps until a wake-up from the store, a freed slot, the idle
 // poll or the end of ctx. Claims run on their own goroutines, at most
-// maxClaimsInFlight at once, each reserving the slots it may fill, so
-// inflight handlers plus reserved slots never exceed Concurrency. It
-// returns nil when ctx is done (after every claim in flight has returned
-// and its jobs were started) and the store's error when the store is
-// closed or failed.
+// maxClaimsInFlight at once, each reserving the slots it may fill.
+//
+// Claim-ahead: while the queues have a backlog (the last claim came back
+// full), the loop may hold up to ClaimBatch leased jobs beyond its free
+// slots, so that the next batch's claim and its commit overlap the running
+// one instead of following it. Handlers never run more than Concurrency at
+// once: claimed-ahead jobs wait in a buffer, start as slots free up, and are
+// handed back (attempt not spent) if they waited aheadFresh or the loop
+// stops. It returns nil when ctx is done (after every claim in flight has
+// returned) and the store's error when the store is closed or failed.
 func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-chan struct{}) error {
 	idle := time.NewTimer(w.idlePoll)
 	defer idle.Stop()
@@ -99,16 +109,21 @@ func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-
 	defer retry.Stop()
 	var (
 		ts                []*task
+		buf               []*store.Job // claimed ahead, not started; oldest first
+		bufAt             time.Time    // when buf's oldest job was claimed
 		reserved, pending int
 		// gen counts wake-ups; a claim that comes back short marks the
 		// queues starved only if no wake-up came after it was issued.
 		gen      uint64
 		starved  bool
+		backlog  bool          // the last claim came back full
 		errDelay time.Duration // back-off after a failed claim
 		holding  bool          // waiting out errDelay before the next claim
 		failure  error
 	)
 	minNext := max(1, w.cfg.ClaimBatch/4) // the least a second claim is worth
+	fresh := min(aheadFresh, w.cfg.LeaseTTL/4) // well inside the lease claimed-ahead jobs hold
+	stopping := false                          // ctx is done: claimed jobs are handed back, not started
 	issue := func(n int) {
 		reserved += n
 		pending++
@@ -119,6 +134,17 @@ func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-
 			jobs, err := w.c.st.JobClaim(claimCtx, params)
 			results <- claimResult{jobs: jobs, err: err, max: n, gen: g}
 		}()
+	}
+	// dispatch starts buffered jobs while handler slots are free.
+	dispatch := func() {
+		if k := min(len(buf), w.cfg.Concurrency-int(p.inflight.Load())); k > 0 {
+			ts = w.start(s, p, buf[:k], ts[:0])
+			clear(buf[:k])
+			buf = buf[k:] // bufAt stays: the rest were claimed no earlier
+		}
+		if len(buf) == 0 {
+			buf = buf[:0:0]
+		}
 	}
 	// collect applies one claim's result; it reports a fatal store error.
 	collect := func(r claimResult) error {
@@ -138,19 +164,38 @@ func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-
 			return nil
 		}
 		errDelay = 0
-		ts = w.start(s, p, r.jobs, ts[:0])
-		if len(r.jobs) < r.max && r.gen == gen {
+		if len(buf) == 0 {
+			bufAt = time.Now()
+		}
+		buf = append(buf, r.jobs...)
+		if !stopping {
+			dispatch()
+		}
+		backlog = len(r.jobs) == r.max
+		if !backlog && r.gen == gen {
 			starved = true
 		}
 		return nil
 	}
 	for ctx.Err() == nil && failure == nil {
-		free := w.cfg.Concurrency - int(p.inflight.Load()) - reserved
-		if free > 0 && !starved && !holding && pending < maxClaimsInFlight && (pending == 0 || free >= minNext) {
-			issue(min(free, w.cfg.ClaimBatch))
+		dispatch()
+		if len(buf) > 0 && time.Since(bufAt) >= fresh {
+			w.handBackAhead(s, buf) // slots stayed busy: let other workers have them
+			buf, backlog = nil, false
+		}
+		ahead := 0
+		if backlog && !starved {
+			ahead = w.cfg.ClaimBatch
+		}
+		room := w.cfg.Concurrency + ahead - int(p.inflight.Load()) - reserved - len(buf)
+		if room > 0 && !starved && !holding && pending < maxClaimsInFlight && (pending == 0 || room >= minNext) {
+			issue(min(room, w.cfg.ClaimBatch))
 			continue
 		}
 		idle.Reset(w.idlePoll)
+		if len(buf) > 0 {
+			idle.Reset(max(fresh-time.Since(bufAt), time.Millisecond))
+		}
 		select {
 		case <-ctx.Done():
 		case <-s.failCh:
@@ -167,12 +212,30 @@ func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-
 			holding = false
 		}
 	}
-	for pending > 0 { // every claim in flight comes back; its jobs start (drain hands them back)
-		if err := collect(<-results); err != nil && failure == nil {
+	stopping = true
+	for pending > 0 { // every claim in flight comes back; its jobs are handed back
+		r := <-results
+		if err := collect(r); err != nil && failure == nil {
 			failure = err
 		}
 	}
+	if len(buf) > 0 {
+		w.handBackAhead(s, buf)
+	}
 	return failure
+}
+
+// handBackAhead hands claimed-ahead jobs that never started back to the
+// store through the acker: available at once, attempt not spent.
+func (w *workerImpl) handBackAhead(s *session, jobs []*store.Job) {
+	now := w.c.now()
+	start := time.Now()
+	for _, j := range jobs {
+		t := w.newTask(j, s.values, start)
+		if t.settle(taskHandedBack) {
+			s.ack.add(t, store.JobAck{Lease: t.lease, Outcome: store.AckSnooze, RunAt: now})
+		}
+	}
 }
 
 // start registers claimed jobs and hands them to the pool.

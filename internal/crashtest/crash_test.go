@@ -89,9 +89,13 @@ func TestCrash(t *testing.T) {
 	if len(acked) < kills*200 {
 		t.Fatalf("only %d acknowledged enqueues over %d incarnations: the test did not exercise the store", len(acked), kills)
 	}
-	// Each kill can strand at most the jobs in flight then (concurrency).
-	if rep.inflightDup > kills*childConcurrency {
-		t.Fatalf("%d duplicate runs for %d kills exceeds the in-flight bound %d", rep.inflightDup, kills, kills*childConcurrency)
+	// Each kill can strand only the attempts in flight then: the handlers
+	// running (at most the concurrency) and those whose handler had returned
+	// but whose ack was not yet durable (at most about one ack flush, which
+	// at this load carries fewer jobs than the concurrency). Jobs claimed
+	// ahead but not started never ran, so they are no duplicates.
+	if bound := kills * 2 * childConcurrency; rep.inflightDup > bound {
+		t.Fatalf("%d duplicate runs for %d kills exceeds the in-flight bound %d", rep.inflightDup, kills, bound)
 	}
 }
 
