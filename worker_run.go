@@ -121,7 +121,7 @@ func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-
 		holding  bool          // waiting out errDelay before the next claim
 		failure  error
 	)
-	minNext := max(1, w.cfg.ClaimBatch/4) // the least a second claim is worth
+	minNext := max(1, w.cfg.ClaimBatch/4)      // the least a second claim is worth
 	fresh := min(aheadFresh, w.cfg.LeaseTTL/4) // well inside the lease claimed-ahead jobs hold
 	stopping := false                          // ctx is done: claimed jobs are handed back, not started
 	issue := func(n int) {
