@@ -604,3 +604,51 @@ func TestWorkerConcurrencyLimit(t *testing.T) {
 		}
 	})
 }
+
+// Claim-ahead: with a backlog, a worker whose slots are all busy leases the
+// next batch ahead; jobs that waited too long for a slot go back to the
+// queue without spending an attempt, and every job still runs once.
+func TestWorkerClaimAheadHandsBack(t *testing.T) {
+	backends(t, func(t *testing.T, setup setupFunc) {
+		t.Parallel()
+		b := setup(t)
+		// LeaseTTL/4 = 100 ms: how long claimed-ahead jobs wait for a slot.
+		w := b.worker(func(c *troika.WorkerConfig) { c.Concurrency, c.LeaseTTL = 1, 400*time.Millisecond })
+		release := make(chan struct{})
+		var runs atomic.Int64
+		troika.Handle(w, func(ctx context.Context, j *troika.Job[Email]) error {
+			if runs.Add(1) == 1 {
+				<-release
+			}
+			return nil
+		})
+		var ids []troika.JobID
+		for range 3 {
+			ids = append(ids, b.enqueue(t, Email{}).ID)
+		}
+		run(t, w)
+		count := func(st troika.JobState) int {
+			page, err := b.client.ListJobs(context.Background(), troika.ListParams{State: st})
+			if err != nil {
+				t.Fatalf("ListJobs(%s): %v", st, err)
+			}
+			return len(page.Jobs)
+		}
+		eventually(t, 10*time.Second, func() bool { return runs.Load() == 1 && count(troika.StateRunning) >= 2 },
+			"one job running and one claimed ahead")
+		eventually(t, 10*time.Second, func() bool { return count(troika.StateRunning) == 1 && count(troika.StateAvailable) == 2 },
+			"the claimed-ahead job handed back while the slot stays busy")
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("%d handler runs with one slot busy, want 1", n)
+		}
+		close(release)
+		for _, id := range ids {
+			if j := b.waitState(t, id, troika.StateCompleted); j.Attempt != 1 {
+				t.Errorf("job %s completed at attempt %d, want 1 (a hand-back does not spend one)", id, j.Attempt)
+			}
+		}
+		if n := runs.Load(); n != 3 {
+			t.Errorf("%d handler runs for 3 jobs", n)
+		}
+	})
+}
