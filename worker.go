@@ -28,12 +28,13 @@ type WorkerConfig struct {
 	ShutdownGrace time.Duration
 	// ClaimBatch is the most jobs one claim takes; default Concurrency.
 	// While its queues have a backlog (the last claim came back full), a
-	// worker also holds up to ClaimBatch jobs leased ahead of its free
-	// slots, so the next claim overlaps the running batch. Those jobs show
+	// worker also holds up to 2 x ClaimBatch jobs leased ahead of its free
+	// slots, so the next claims overlap the running batch. Those jobs show
 	// as running, start as slots free, and go back to their queue (attempt
 	// not spent) if they wait longer than min(200ms, LeaseTTL/4) or the
-	// worker stops. Set ClaimBatch low for long jobs that other workers
-	// should pick up instead.
+	// worker stops; after such a hand-back the worker does not claim ahead
+	// for 5s. Set ClaimBatch low for long jobs that other workers should
+	// pick up instead.
 	ClaimBatch int
 	// ID names this worker in leases; default hostname-pid-random.
 	ID string

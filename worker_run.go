@@ -72,6 +72,16 @@ func (w *workerImpl) run(ctx context.Context) error {
 // first returns.
 const maxClaimsInFlight = 2
 
+// aheadBatches is how many ClaimBatches a worker may hold leased beyond its
+// free slots while its queues have a backlog. Two kept the WAL's fsyncs
+// fuller than one in the embedded drain (120k against 102k jobs/s, fsyncs
+// per job 0.012 against 0.016, interleaved runs).
+const aheadBatches = 2
+
+// aheadPause is how long a worker does not claim ahead after claimed-ahead
+// jobs had to be handed back.
+const aheadPause = 5 * time.Second
+
 // aheadFresh is how long claimed-ahead jobs may wait for a free slot before
 // they are handed back (available again, attempt not spent); at most a
 // quarter of the lease TTL.
@@ -91,12 +101,12 @@ type claimResult struct {
 // maxClaimsInFlight at once, each reserving the slots it may fill.
 //
 // Claim-ahead: while the queues have a backlog (the last claim came back
-// full), the loop may hold up to ClaimBatch leased jobs beyond its free
-// slots, so that the next batch's claim and its commit overlap the running
-// one instead of following it. Handlers never run more than Concurrency at
+// full), the loop may hold up to aheadBatches x ClaimBatch leased jobs
+// beyond its free slots, so that the next batches' claims and their commits
+// overlap the running one instead of following it. Handlers never run more than Concurrency at
 // once: claimed-ahead jobs wait in a buffer, start as slots free up, and are
-// handed back (attempt not spent) if they waited aheadFresh or the loop
-// stops. It returns nil when ctx is done (after every claim in flight has
+// handed back (attempt not spent) if they waited aheadFresh (after which
+// the loop does not claim ahead for aheadPause) or the loop stops. It returns nil when ctx is done (after every claim in flight has
 // returned) and the store's error when the store is closed or failed.
 func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-chan struct{}) error {
 	idle := time.NewTimer(w.idlePoll)
@@ -114,12 +124,14 @@ func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-
 		reserved, pending int
 		// gen counts wake-ups; a claim that comes back short marks the
 		// queues starved only if no wake-up came after it was issued.
-		gen      uint64
-		starved  bool
-		backlog  bool          // the last claim came back full
-		errDelay time.Duration // back-off after a failed claim
-		holding  bool          // waiting out errDelay before the next claim
-		failure  error
+		gen     uint64
+		starved bool
+		backlog bool // the last claim came back full
+		// noAheadUntil: no claiming ahead before this (after a hand-back).
+		noAheadUntil time.Time
+		errDelay     time.Duration // back-off after a failed claim
+		holding      bool          // waiting out errDelay before the next claim
+		failure      error
 	)
 	minNext := max(1, w.cfg.ClaimBatch/4)      // the least a second claim is worth
 	fresh := min(aheadFresh, w.cfg.LeaseTTL/4) // well inside the lease claimed-ahead jobs hold
@@ -182,10 +194,13 @@ func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-
 		if len(buf) > 0 && time.Since(bufAt) >= fresh {
 			w.handBackAhead(s, buf) // slots stayed busy: let other workers have them
 			buf, backlog = nil, false
+			// Slow handlers: claiming ahead again at once would only churn
+			// leases (claim, wait, hand back).
+			noAheadUntil = time.Now().Add(aheadPause)
 		}
 		ahead := 0
-		if backlog && !starved {
-			ahead = w.cfg.ClaimBatch
+		if backlog && !starved && !time.Now().Before(noAheadUntil) {
+			ahead = aheadBatches * w.cfg.ClaimBatch
 		}
 		room := w.cfg.Concurrency + ahead - int(p.inflight.Load()) - reserved - len(buf)
 		if room > 0 && !starved && !holding && pending < maxClaimsInFlight && (pending == 0 || room >= minNext) {

@@ -91,27 +91,36 @@ func TestCrash(t *testing.T) {
 	}
 	// Each kill can strand only the attempts in flight then: the handlers
 	// running (at most the concurrency) and those whose handler had returned
-	// but whose ack was not yet durable (at most about one ack flush, which
-	// at this load carries fewer jobs than the concurrency). Jobs claimed
-	// ahead but not started never ran, so they are no duplicates.
-	if bound := kills * 2 * childConcurrency; rep.inflightDup > bound {
+	// but whose ack was not yet durable (an ack flush or two: at this load
+	// a few times the concurrency). Jobs claimed ahead but not started never
+	// ran, so they are no duplicates. And the stranded runs were the last
+	// of their incarnation (oldDup).
+	if bound := kills * 4 * childConcurrency; rep.inflightDup > bound {
 		t.Fatalf("%d duplicate runs for %d kills exceeds the in-flight bound %d", rep.inflightDup, kills, bound)
+	}
+	if rep.oldDup != 0 {
+		t.Fatalf("%d cut-off runs were not among the last runs of their incarnation; examples: %v", rep.oldDup, rep.examples)
 	}
 }
 
 type report struct {
 	runs, lost, stuck, inflightDup, badDup int
-	examples                               []string
+	// oldDup counts cut-off runs that were not among the last runs of their
+	// incarnation: work a kill cannot explain (see check).
+	oldDup   int
+	examples []string
 }
 
 // run is one handler invocation from the run log.
 type run struct {
 	inc int
 	ok  bool
+	pos int // the run's place in its incarnation's runs, in log order
 }
 
 func check(acked map[int64]bool, runs map[int64][]run, states map[int64]troika.JobState, final int) report {
 	var r report
+	cut := map[int][]int{} // incarnation -> positions of its cut-off successful runs
 	note := func(format string, a ...any) {
 		if len(r.examples) < 10 {
 			r.examples = append(r.examples, fmt.Sprintf(format, a...))
@@ -155,11 +164,37 @@ func check(acked map[int64]bool, runs map[int64][]run, states map[int64]troika.J
 				note("seq %d succeeded twice without a kill in between (incarnations %d, %d)", seq, oks[i].inc, oks[i+1].inc)
 			} else {
 				r.inflightDup++
+				cut[oks[i].inc] = append(cut[oks[i].inc], oks[i].pos)
+			}
+		}
+	}
+	// A run cut off by a kill was among the last work of its incarnation:
+	// the handlers running then, and those whose ack was not yet durable.
+	// So each incarnation's cut-off runs must lie within its last
+	// (their number + tailSlack) runs; an older one ran again for another
+	// reason.
+	total := map[int]int{}
+	for _, rs := range runs {
+		for _, x := range rs {
+			total[x.inc] = max(total[x.inc], x.pos+1)
+		}
+	}
+	for inc, ps := range cut {
+		for _, p := range ps {
+			if total[inc]-p > len(ps)+tailSlack {
+				r.oldDup++
+				note("incarnation %d: run %d of %d was cut off, but %d cut-off runs and a slack of %d do not reach back that far",
+					inc, p, total[inc], len(ps), tailSlack)
 			}
 		}
 	}
 	return r
 }
+
+// tailSlack is how far beyond its count the cut-off runs of one incarnation
+// may reach back in its run log: handlers start out of claim order and run
+// concurrently (Concurrency), and claimed-ahead batches interleave.
+const tailSlack = 4 * childConcurrency
 
 func hasOK(rs []run) bool {
 	for _, x := range rs {
@@ -374,6 +409,7 @@ func readAcks(t *testing.T, path string) map[int64]bool {
 func readRuns(t *testing.T, path string) map[int64][]run {
 	t.Helper()
 	out := map[int64][]run{}
+	perInc := map[int]int{}
 	eachLine(t, path, func(f []string) {
 		if len(f) != 5 || f[0] != "R" {
 			return // a line cut by the kill
@@ -382,7 +418,8 @@ func readRuns(t *testing.T, path string) map[int64][]run {
 		seq, err2 := strconv.ParseInt(f[2], 10, 64)
 		ok, err3 := strconv.ParseBool(f[4])
 		if err1 == nil && err2 == nil && err3 == nil {
-			out[seq] = append(out[seq], run{inc: inc, ok: ok})
+			out[seq] = append(out[seq], run{inc: inc, ok: ok, pos: perInc[inc]})
+			perInc[inc]++
 		}
 	})
 	return out
@@ -432,5 +469,29 @@ func readStates(t *testing.T, dir string) map[int64]troika.JobState {
 			return out
 		}
 		cursor = page.Next
+	}
+}
+
+// TestCrashCheckOldDuplicate: the checker flags a cut-off run that was not
+// among the last work of its incarnation, and accepts one that was.
+func TestCrashCheckOldDuplicate(t *testing.T) {
+	t.Parallel()
+	build := func(cutPos int) map[int64][]run {
+		runs := map[int64][]run{}
+		for i := range 500 { // incarnation 1 ran seqs 0..499 in order
+			runs[int64(i)] = []run{{inc: 1, ok: true, pos: i}}
+		}
+		runs[int64(cutPos)] = append(runs[int64(cutPos)], run{inc: 2, ok: true, pos: 0})
+		return runs
+	}
+	states := map[int64]troika.JobState{}
+	for i := range 500 {
+		states[int64(i)] = troika.StateCompleted
+	}
+	if r := check(nil, build(499), states, 2); r.inflightDup != 1 || r.oldDup != 0 || r.badDup != 0 {
+		t.Errorf("last run cut off: %+v, want one in-flight duplicate", r)
+	}
+	if r := check(nil, build(3), states, 2); r.oldDup != 1 {
+		t.Errorf("run 3 of 500 cut off: %+v, want it flagged as too old", r)
 	}
 }
