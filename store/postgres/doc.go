@@ -1,7 +1,9 @@
 // Package postgres is Troika's PostgreSQL backend: a store.Store on pgx v5
 // (pgxpool) that N processes share. Claims are one statement with FOR
-// UPDATE SKIP LOCKED, acks and heartbeats one statement per batch (unnest
-// arrays) fenced by (state, attempt, lease token) in the WHERE clause,
+// UPDATE SKIP LOCKED that commits without waiting for its WAL flush
+// (Options.SyncClaims makes it wait), acks and heartbeats one statement
+// per batch (unnest arrays; ordered jobs add their line locks and
+// hand-over) fenced by (state, attempt, lease token) in the WHERE clause,
 // wake-ups travel by LISTEN/NOTIFY with a poll fallback, and a leader row
 // with an epoch elects the node that runs maintenance.
 //
