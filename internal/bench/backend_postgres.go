@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/troikahq/troika"
 )
@@ -52,7 +53,14 @@ func openPostgres(ctx context.Context, o Options, workload string, logger *slog.
 	drop = func() {
 		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		conn, err := pgx.Connect(dctx, url)
+		// The URL may carry pool settings (pool_max_conns, ...), which a
+		// single connection does not understand: parse it as the pool does.
+		pcfg, err := pgxpool.ParseConfig(url)
+		if err != nil {
+			logger.Warn("troika bench: cannot drop the bench schema", "schema", schema, "error", err)
+			return
+		}
+		conn, err := pgx.ConnectConfig(dctx, pcfg.ConnConfig)
 		if err != nil {
 			logger.Warn("troika bench: cannot drop the bench schema", "schema", schema, "error", err)
 			return
