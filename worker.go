@@ -14,6 +14,9 @@ type WorkerConfig struct {
 	// {"default": 1}.
 	Queues map[string]int
 	// Concurrency is the most jobs this worker runs at once; default 100.
+	// With Concurrency 1 jobs start one at a time in the store's claim order
+	// (priority, then run time, then FIFO); with more, claims overlap and
+	// jobs of neighbouring batches may start in either order.
 	Concurrency int
 	// LeaseTTL is how long a claim lasts without a heartbeat: how fast a
 	// dead worker is detected. The worker heartbeats every LeaseTTL/3.

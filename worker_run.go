@@ -65,7 +65,8 @@ func (w *workerImpl) run(ctx context.Context) error {
 	return err
 }
 
-// maxClaimsInFlight bounds the claims a claim loop has outstanding at once.
+// maxClaimsInFlight bounds the claims a claim loop has outstanding at once
+// (one when Concurrency is 1, see claimLoop).
 // A second claim lets slots freed while the first waits for its commit
 // (an fsync on embedded, a round trip on the others) be filled by a claim
 // that shares that commit or the next one, instead of idling until the
@@ -133,7 +134,14 @@ func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-
 		holding      bool          // waiting out errDelay before the next claim
 		failure      error
 	)
-	minNext := max(1, w.cfg.ClaimBatch/4)      // the least a second claim is worth
+	minNext := max(1, w.cfg.ClaimBatch/4) // the least a second claim is worth
+	// Two claims in flight may be served by the store in either order, so a
+	// worker that runs one job at a time keeps to one: its jobs then start
+	// exactly in claim order (priority, run_at, FIFO).
+	inFlight := maxClaimsInFlight
+	if w.cfg.Concurrency == 1 {
+		inFlight = 1
+	}
 	fresh := min(aheadFresh, w.cfg.LeaseTTL/4) // well inside the lease claimed-ahead jobs hold
 	stopping := false                          // ctx is done: claimed jobs are handed back, not started
 	issue := func(n int) {
@@ -203,7 +211,7 @@ func (w *workerImpl) claimLoop(ctx context.Context, s *session, p *pool, wake <-
 			ahead = aheadBatches * w.cfg.ClaimBatch
 		}
 		room := w.cfg.Concurrency + ahead - int(p.inflight.Load()) - reserved - len(buf)
-		if room > 0 && !starved && !holding && pending < maxClaimsInFlight && (pending == 0 || room >= minNext) {
+		if room > 0 && !starved && !holding && pending < inFlight && (pending == 0 || room >= minNext) {
 			issue(min(room, w.cfg.ClaimBatch))
 			continue
 		}

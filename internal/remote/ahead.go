@@ -14,22 +14,22 @@ import (
 	"github.com/troikahq/troika/store"
 )
 
-// Claim-ahead: while a worker is subscribed (JobSubscribe, i.e. Worker.Run
-// is running), a full claim (the queues had at least Max ready jobs) starts
-// a prefetch: one Claim call for the next batch, in flight while the worker
-// runs the current one, so a drain does not wait a round trip between
-// batches. What it returns waits in a buffer for the worker's next JobClaim,
-// and the worker is woken. Buffered jobs are leased but not yet running, so
-// the buffer is bounded (one batch), kept only briefly (aheadFresh, then
-// handed back with their attempt given back), and handed back when the last
-// subscription ends or the store closes, after the prefetch in flight has
-// returned (a prefetch is never cancelled: a cancelled call could lose the
-// response that leased its jobs).
+// Parked claims: while a worker is subscribed (JobSubscribe, i.e.
+// Worker.Run is running), a short claim (the queues ran dry) starts one
+// Claim call in the background that waits on the server (up to parkWait)
+// for work. What it returns waits in a buffer for the worker's next
+// JobClaim, and the worker is woken. Buffered jobs are leased but not yet
+// running, so the buffer is bounded (one batch), kept only briefly
+// (aheadFresh, then handed back with their attempt given back), and handed
+// back when the last subscription ends or the store closes, after the call
+// in flight has returned (it is never cancelled: a cancelled call could
+// lose the response that leased its jobs). A full claim starts nothing:
+// the worker's own claim-ahead (worker_run.go) already overlaps the next
+// batch's claim with the running one, for every backend.
 //
-// A short claim (the queues ran dry) parks a claim instead: it waits on the
-// server up to parkWait and returns as soon as a job is ready. Parked
-// claims are short so that the end of a subscription can wait for them
-// rather than cancel them; the Watch stream still wakes the worker too.
+// A parked claim returns as soon as a job is ready. Parked claims are short
+// so that the end of a subscription can wait for them rather than cancel
+// them; the Watch stream still wakes the worker too.
 
 // aheadFresh is how long claimed-ahead jobs wait for the worker before they
 // are handed back.

@@ -54,9 +54,13 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 		}
 		jobs = append(jobs, more...)
 	}
-	if !busy {
+	if !busy && len(jobs) < p.Max {
+		// The queues ran dry: park a claim on the server. A full claim
+		// starts no prefetch: the worker claims ahead itself (its
+		// claim-ahead, worker_run.go), and a second layer of it here cost
+		// a quarter of the remote drain's throughput.
 		req.Max = int32(min(p.Max, 1<<30))
-		s.startAhead(key, req, len(jobs) < p.Max)
+		s.startAhead(key, req, true)
 	}
 	if jobs == nil {
 		jobs = []*store.Job{}
