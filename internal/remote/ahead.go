@@ -42,10 +42,7 @@ type lane struct {
 	buf   []*store.Job
 	bufAt time.Time
 	timer *time.Timer
-	busy  bool // a prefetch is in flight
-	// wasted: the last buffer expired unused (slow handlers); the next
-	// prefetch is skipped so a busy worker does not churn claims.
-	wasted bool
+	busy  bool // a parked claim is in flight
 }
 
 // laneKey identifies claim parameters (queues, weights, worker, TTL).
@@ -74,7 +71,7 @@ type ahead struct {
 	mu    sync.Mutex
 	lanes map[string]*lane
 	subs  map[chan struct{}]struct{} // open subscriptions, woken by claim-ahead results
-	calls sync.WaitGroup             // prefetches in flight
+	calls sync.WaitGroup             // parked claims in flight
 }
 
 // take moves up to max fresh buffered jobs of key out of the buffer, and
@@ -99,12 +96,11 @@ func (s *Store) take(key string, max int) (jobs []*store.Job, busy bool) {
 // server. It bounds how long the end of a subscription waits for it.
 const parkWait = 500 * time.Millisecond
 
-// startAhead starts a claim-ahead call for req unless one is in flight,
-// the buffer is not empty, or nobody is subscribed: a prefetch (unless the
-// last buffer was wasted), or with park a claim that waits up to parkWait
-// on the server for work, so an idle worker gets its next job in one round
-// trip instead of a Watch wake-up followed by a claim.
-func (s *Store) startAhead(key string, req *v1.ClaimRequest, park bool) {
+// startAhead parks a claim for req (one that waits up to parkWait on the
+// server for work, so an idle worker gets its next job in one round trip
+// instead of a Watch wake-up followed by a claim) unless one is in flight,
+// the buffer is not empty, or nobody is subscribed.
+func (s *Store) startAhead(key string, req *v1.ClaimRequest) {
 	a := &s.ahead
 	a.mu.Lock()
 	if len(a.subs) == 0 || s.closed.Load() {
@@ -119,15 +115,12 @@ func (s *Store) startAhead(key string, req *v1.ClaimRequest, park bool) {
 		l = &lane{}
 		a.lanes[key] = l
 	}
-	if l.busy || len(l.buf) > 0 || (!park && l.wasted) {
-		l.wasted = false
+	if l.busy || len(l.buf) > 0 {
 		a.mu.Unlock()
 		return
 	}
-	r := &v1.ClaimRequest{Queues: req.Queues, Max: req.Max, LeaseSeconds: req.LeaseSeconds, WorkerId: req.WorkerId, Weights: req.Weights}
-	if park {
-		r.WaitSeconds = parkWait.Seconds()
-	}
+	r := &v1.ClaimRequest{Queues: req.Queues, Max: req.Max, LeaseSeconds: req.LeaseSeconds, WorkerId: req.WorkerId, Weights: req.Weights,
+		WaitSeconds: parkWait.Seconds()}
 	l.busy, l.req = true, r
 	a.calls.Add(1)
 	a.mu.Unlock()
@@ -162,7 +155,7 @@ func (s *Store) startAhead(key string, req *v1.ClaimRequest, park bool) {
 			s.handBack(jobs)
 		}
 		if err != nil {
-			s.log.Debug("troika: prefetch failed", "error", err)
+			s.log.Debug("troika: parked claim failed", "error", err)
 		}
 	}()
 }
@@ -184,13 +177,13 @@ func (s *Store) expireAhead(key string) {
 	l := a.lanes[key]
 	var jobs []*store.Job
 	if l != nil && len(l.buf) > 0 && time.Since(l.bufAt) >= aheadFresh {
-		jobs, l.buf, l.wasted = l.buf, nil, true
+		jobs, l.buf = l.buf, nil
 	}
 	a.mu.Unlock()
 	s.handBack(jobs)
 }
 
-// stopAhead waits for the prefetches in flight and hands back every
+// stopAhead waits for the parked claims in flight and hands back every
 // buffered job (the last subscription ended, or Close).
 func (s *Store) stopAhead() {
 	a := &s.ahead

@@ -14,10 +14,10 @@ import (
 	"github.com/troikahq/troika/store"
 )
 
-// JobClaim leases up to p.Max jobs: first from what was prefetched for the
+// JobClaim leases up to p.Max jobs: first from what a parked claim got for the
 // same parameters (see ahead.go), then with a Claim call that does not
-// wait. While a prefetch is in flight it may return fewer jobs than are
-// ready: the worker is woken when the prefetch returns. The jobs carry
+// wait. While a parked claim is in flight it may return fewer jobs than are
+// ready: the worker is woken when the parked claim returns. The jobs carry
 // their leases.
 func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store.Job, error) {
 	if err := s.check(); err != nil {
@@ -60,7 +60,7 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 		// claim-ahead, worker_run.go), and a second layer of it here cost
 		// a quarter of the remote drain's throughput.
 		req.Max = int32(min(p.Max, 1<<30))
-		s.startAhead(key, req, true)
+		s.startAhead(key, req)
 	}
 	if jobs == nil {
 		jobs = []*store.Job{}
