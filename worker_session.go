@@ -149,11 +149,17 @@ func (s *session) handBack() int {
 	n := 0
 	for _, t := range s.reg.snapshot(nil) {
 		if t.settle(taskHandedBack) {
-			s.ack.add(t, store.JobAck{Lease: t.lease, Outcome: store.AckSnooze, RunAt: now})
+			s.ack.add(t, handBackAck(t, now))
 			t.ctx.cancel(context.Canceled)
 			s.w.log.Info("troika: handed back an unfinished job at shutdown", t.attrs()...)
 			n++
 		}
 	}
 	return n
+}
+
+// handBackAck is the ack that ends t's attempt without spending it: the job
+// is available again at now.
+func handBackAck(t *task, now time.Time) store.JobAck {
+	return store.JobAck{Lease: t.lease, Outcome: store.AckSnooze, RunAt: now}
 }

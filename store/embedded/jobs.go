@@ -47,7 +47,9 @@ func (s *Store) unindexLocked(j *job) {
 	s.byState[j.state].Delete(j)
 	j.q.counts[j.state]--
 	if j.state >= stCompleted {
-		j.q.finishedTree(j.state).Delete(j)
+		if t := j.q.finished[j.state-stCompleted]; t != nil {
+			t.Delete(j)
+		}
 	}
 }
 
