@@ -24,7 +24,7 @@ import (
 // back when the last subscription ends or the store closes, after the call
 // in flight has returned (it is never cancelled: a cancelled call could
 // lose the response that leased its jobs). A full claim starts nothing:
-// the worker's own claim-ahead (worker_run.go) already overlaps the next
+// the worker's own claim-ahead (worker_claim.go) already overlaps the next
 // batch's claim with the running one, for every backend.
 //
 // A parked claim returns as soon as a job is ready. Parked claims are short

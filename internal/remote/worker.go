@@ -57,7 +57,7 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 	if !busy && len(jobs) < p.Max {
 		// The queues ran dry: park a claim on the server. A full claim
 		// starts no prefetch: the worker claims ahead itself (its
-		// claim-ahead, worker_run.go), and a second layer of it here cost
+		// claim-ahead, worker_claim.go), and a second layer of it here cost
 		// a quarter of the remote drain's throughput.
 		req.Max = int32(min(p.Max, 1<<30))
 		s.startAhead(key, req)
