@@ -57,3 +57,15 @@ func BenchmarkInsert(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkInsertOne measures JobInsertMany of a single plain job (the
+// shape of every single Enqueue: one durable autocommit statement).
+func BenchmarkInsertOne(b *testing.B) {
+	s := openTest(b, Options{})
+	jobs := []store.InsertJob{{Kind: "bench", Args: []byte(`{"n":1}`), Queue: "default", Priority: 2, MaxAttempts: 25}}
+	for b.Loop() {
+		if _, err := s.JobInsertMany(b.Context(), &store.JobInsertManyParams{Jobs: jobs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

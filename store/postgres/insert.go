@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/troikahq/troika/store"
 )
@@ -257,6 +258,7 @@ func jsonText(v any, present bool) *string {
 type dbtx interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
 // exec inserts the rows of the column arrays with one statement; with
@@ -283,6 +285,11 @@ func (b *insertBatch) exec(ctx context.Context, db dbtx, s *Store, notify bool) 
 	var subs []store.ID
 	if len(b.subs) > 0 {
 		subs = b.subs
+	}
+	if len(b.cIDs) == 1 && !notify && !b.keyed && len(subs) == 0 {
+		_, err := db.Exec(ctx, s.q.insertOne, b.cIDs[0], b.queues[0], b.kinds[0], b.states[0], b.prios[0], b.runAts[0],
+			b.maxAtt[0], b.timeouts[0], b.keys[0], b.untils[0], b.args[0], b.metas[0], b.tags[0], b.now)
+		return err
 	}
 	var n int64
 	return db.QueryRow(ctx, sql, b.cIDs, b.queues, b.kinds, b.states, b.prios, b.runAts, b.maxAtt, b.timeouts,
