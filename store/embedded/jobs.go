@@ -200,16 +200,23 @@ func (s *Store) JobInsertMany(ctx context.Context, p *store.JobInsertManyParams)
 // finish. ScheduleFire shares it, so a fired job is inserted exactly as an
 // enqueued one.
 func (s *Store) insertJobsLocked(b *pebble.Batch, w *wakeSet, jobs []store.InsertJob, argBytes int, now, clock int64) []store.InsertResult {
-	return s.insertDeliveriesLocked(b, w, jobs, nil, argBytes, now, clock)
+	return s.insertDeliveriesLocked(b, w, jobs, nil, argBytes, now, clock, nil)
 }
 
 // insertDeliveriesLocked is insertJobsLocked where subs, when not nil,
 // names the subscription each job is a delivery of (topic.go; nil items
-// for plain jobs).
-func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store.InsertJob, subs []*subscription, argBytes int, now, clock int64) []store.InsertResult {
+// for plain jobs). With ids not nil (len(jobs) long) it stores each job's
+// ID there (the existing job's for a duplicate) and returns nil instead
+// of snapshots: publishing needs only the IDs, and a snapshot per delivery
+// is a copy of the whole job made with the store mutex held.
+func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store.InsertJob, subs []*subscription, argBytes int, now, clock int64, ids []store.ID) []store.InsertResult {
 	n := len(jobs)
-	res := make([]store.InsertResult, n)
-	snaps := make([]store.Job, n)
+	var res []store.InsertResult
+	var snaps []store.Job
+	if ids == nil {
+		res = make([]store.InsertResult, n)
+		snaps = make([]store.Job, n)
+	}
 	// One allocation for the jobs and one for their args (they live and die
 	// together in the common case; see doc.go on memory).
 	slab := make([]job, 0, n)
@@ -219,6 +226,10 @@ func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store
 		in := &jobs[i]
 		if in.UniqueKey != "" {
 			if ex := s.uniq[in.UniqueKey]; ex != nil && now < ex.x.uniqueUntil {
+				if ids != nil {
+					ids[i] = ex.id
+					continue
+				}
 				ex.snapshot(&snaps[i])
 				res[i] = store.InsertResult{Job: &snaps[i], Duplicate: true}
 				continue
@@ -266,6 +277,10 @@ func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store
 		}
 		s.addJobLocked(j, now, clock, w)
 		s.putJobLocked(b, j)
+		if ids != nil {
+			ids[i] = j.id
+			continue
+		}
 		j.snapshot(&snaps[i])
 		res[i] = store.InsertResult{Job: &snaps[i]}
 	}

@@ -401,15 +401,13 @@ func (s *Store) TopicPublish(ctx context.Context, p *store.TopicPublishParams) (
 		}
 	}
 	var w wakeSet
-	ins := s.insertDeliveriesLocked(b, &w, jobs, subs, argBytes, now, clock)
+	ids := make([]store.ID, len(jobs))
+	s.insertDeliveriesLocked(b, &w, jobs, subs, argBytes, now, clock, ids)
 	k := 0
 	for i := range res {
 		if n := res[i].Deliveries; n > 0 {
-			res[i].JobIDs = make([]store.ID, n)
-			for d := range n {
-				res[i].JobIDs[d] = ins[k].Job.ID
-				k++
-			}
+			res[i].JobIDs = ids[k : k+n : k+n]
+			k += n
 		}
 	}
 	if err := s.finish(b, &w); err != nil {
@@ -635,7 +633,7 @@ func (s *Store) deliverRetainedLocked(b *pebble.Batch, w *wakeSet, sub *subscrip
 	for i := range subs {
 		subs[i] = sub
 	}
-	s.insertDeliveriesLocked(b, w, jobs, subs, argBytes, now, clock)
+	s.insertDeliveriesLocked(b, w, jobs, subs, argBytes, now, clock, make([]store.ID, len(jobs)))
 	return len(jobs), nil
 }
 
