@@ -139,12 +139,24 @@ func BenchmarkInsertClaimAck(b *testing.B) {
 
 // BenchmarkInsertOneParallel is the store's share of the steady workload:
 // 8 goroutines each inserting one job per call, every call durable, so
-// group commit is what makes them scale. The sub-benchmarks compare
-// Options.MinSyncInterval settings (off, and delays in µs) in one run.
+// group commit is what makes them scale. The sub-benchmarks compare, in
+// one run, the gather step off and at its default (Options.SyncGather)
+// and fixed Options.MinSyncInterval delays.
 func BenchmarkInsertOneParallel(b *testing.B) {
-	for _, d := range []time.Duration{-1, 50 * time.Microsecond, 100 * time.Microsecond, 200 * time.Microsecond} {
-		b.Run(fmt.Sprintf("min-sync=%v", max(d, 0)), func(b *testing.B) {
-			st, err := Open(b.TempDir(), Options{Logger: quietLogger(), MinSyncInterval: d})
+	variants := []struct {
+		name string
+		opts Options
+	}{
+		{"gather=off", Options{SyncGather: -1}},
+		{"gather=default", Options{}},
+		{"min-sync=50µs", Options{MinSyncInterval: 50 * time.Microsecond}},
+		{"min-sync=100µs", Options{MinSyncInterval: 100 * time.Microsecond}},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			opts := v.opts
+			opts.Logger = quietLogger()
+			st, err := Open(b.TempDir(), opts)
 			if err != nil {
 				b.Fatal(err)
 			}

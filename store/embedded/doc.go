@@ -22,6 +22,9 @@
 // holds changes in the order memory saw them), releases the mutex and then
 // waits for the fsync that covers the batch. Concurrent callers therefore
 // share one fsync (group commit); Stats counts commits and real WAL syncs.
+// After a sync that covered several commits, the log waits a few tens of
+// microseconds for the writers it released to commit again before it
+// starts the next (the gather step, gather.go; Options.SyncGather).
 // A nil error means the batch is on disk. A change is visible to other
 // callers just before it is durable; anything that acts on it writes after
 // it in the WAL, so a durable consequence always implies a durable cause.

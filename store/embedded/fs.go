@@ -14,6 +14,9 @@ type ioStats struct {
 	syncs     atomic.Int64
 	bytes     atomic.Int64
 	syncNanos atomic.Int64 // wall time inside WAL syncs
+	// syncStartCommits is commits as a WAL sync began: what it covers at
+	// most (the gather step, gather.go).
+	syncStartCommits atomic.Int64
 }
 
 // timed adds the time since start to the sync time.
@@ -71,18 +74,21 @@ func (f *countingFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f *countingFile) Sync() error {
+	f.st.syncStartCommits.Store(f.st.commits.Load())
 	f.st.syncs.Add(1)
 	defer f.st.timed(time.Now())
 	return f.File.Sync()
 }
 
 func (f *countingFile) SyncData() error {
+	f.st.syncStartCommits.Store(f.st.commits.Load())
 	f.st.syncs.Add(1)
 	defer f.st.timed(time.Now())
 	return f.File.SyncData()
 }
 
 func (f *countingFile) SyncTo(length int64) (bool, error) {
+	f.st.syncStartCommits.Store(f.st.commits.Load())
 	defer f.st.timed(time.Now())
 	full, err := f.File.SyncTo(length)
 	if full {
