@@ -43,7 +43,12 @@ type Params struct {
 	Concurrency int           // drain, steady: worker concurrency
 	Producers   int           // steady: producer goroutines, single Enqueue calls
 	Duration    time.Duration // steady: producing window
-	IdleJobs    int           // idle: jobs, one at a time
+	// FanoutRate paces the fanout workload's publishers to this many
+	// events per second in all (an open-loop offered load: a publisher
+	// that falls behind its schedule publishes at once); 0 means closed
+	// loop, every publisher as fast as it can (the default).
+	FanoutRate int
+	IdleJobs   int // idle: jobs, one at a time
 	// IdleConcurrency is the idle worker's concurrency; 0 means the SDK's
 	// default (the peer harness runs idle with library defaults).
 	IdleConcurrency int
@@ -79,6 +84,8 @@ func (p Params) Validate() error {
 		return errors.New("producers must be at least 1")
 	case p.Duration <= 0:
 		return errors.New("duration must be positive")
+	case p.FanoutRate < 0:
+		return errors.New("fanout rate must not be negative")
 	case p.IdleJobs < 1:
 		return errors.New("idle jobs must be at least 1")
 	case p.IdleConcurrency < 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -105,10 +106,11 @@ func TestParamsValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*Params){
-		"jobs":    func(p *Params) { p.Jobs = 0 },
-		"batch":   func(p *Params) { p.Batch = 0 },
-		"gaps":    func(p *Params) { p.IdleGapMax = p.IdleGapMin - 1 },
-		"timeout": func(p *Params) { p.Timeout = 0 },
+		"jobs":        func(p *Params) { p.Jobs = 0 },
+		"batch":       func(p *Params) { p.Batch = 0 },
+		"gaps":        func(p *Params) { p.IdleGapMax = p.IdleGapMin - 1 },
+		"timeout":     func(p *Params) { p.Timeout = 0 },
+		"fanout rate": func(p *Params) { p.FanoutRate = -1 },
 	} {
 		p := DefaultParams()
 		mod(&p)
@@ -235,5 +237,32 @@ func TestRunRejects(t *testing.T) {
 	bad.Jobs = 0
 	if err := Run(ctx, Options{Params: bad}, Workloads, emit); err == nil {
 		t.Error("jobs 0 accepted")
+	}
+}
+
+// TestFanoutPaced runs a small paced fanout: the publishers offer exactly
+// FanoutRate events per second for Duration, and every event reaches all
+// five subscriptions once.
+func TestFanoutPaced(t *testing.T) {
+	t.Parallel()
+	p := DefaultParams()
+	p.Duration, p.FanoutRate, p.Producers, p.Concurrency, p.Settle = 500*time.Millisecond, 2000, 2, 10, 0
+	var got *Result
+	err := Run(t.Context(), Options{Dir: t.TempDir(), Params: p, Logger: slog.New(slog.DiscardHandler)}, []string{Fanout}, func(r *Result) error {
+		got = r
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// batch k is due at k x 100/2000 s = k x 50 ms, for k x 50 ms < 500 ms
+	if ev := got.Extra["events"]; ev != 1000 {
+		t.Errorf("events = %v, want 1000 (10 paced batches of 100)", ev)
+	}
+	if got.Jobs != 5000 || got.Lost != 0 || got.Duplicates != 0 {
+		t.Errorf("deliveries %d, lost %d, duplicates %d; want 5000, 0, 0", got.Jobs, got.Lost, got.Duplicates)
+	}
+	if got.Extra["fanout_rate"] != 2000 {
+		t.Errorf("fanout_rate = %v, want 2000", got.Extra["fanout_rate"])
 	}
 }

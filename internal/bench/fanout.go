@@ -158,10 +158,21 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 		errOnce sync.Once
 		prodErr error
 	)
+	var batches atomic.Int64 // paced mode: the next batch's number
 	for range p.Producers {
 		wg.Go(func() {
 			items := make([]troika.EnqueueItem, fanoutBatch)
 			for time.Since(s0.at) < p.Duration {
+				if p.FanoutRate > 0 { // open loop: batch k is due at k*batch/rate
+					due := time.Duration(float64(batches.Add(1)-1) * fanoutBatch / float64(p.FanoutRate) * float64(time.Second))
+					if due >= p.Duration {
+						return
+					}
+					if err := sleep(ctx, due-time.Since(s0.at)); err != nil { // pacing, not synchronisation
+						errOnce.Do(func() { prodErr = err })
+						return
+					}
+				}
 				ts := time.Now().UnixNano()
 				first := seq.Add(fanoutBatch) - fanoutBatch
 				for i := range items {
@@ -177,6 +188,7 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 	}
 	wg.Wait()
 	s1 := r.snap()
+	s1Handled := handled.Load()
 	stopBar()
 	if prodErr != nil {
 		return nil, fmt.Errorf("publish: %w", prodErr)
@@ -231,6 +243,8 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 			"latency_events":            float64(lat.events),
 			"latency_deliveries_per_s":  lat.deliveriesPerS,
 			"tail_drain_s":              s2.at.Sub(s1.at).Seconds(),
+			"fanout_rate":               float64(p.FanoutRate),
+			"backlog_at_publish_end":    float64(want - s1Handled),
 		},
 	}
 	syncBusy(res.Extra, "", s0, s2)
