@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -117,20 +118,11 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	producers.Wait()
 	stopAt := time.Now()
 
-	eventually(t, 120*time.Second, func() bool {
-		q, err := f.client.QueueStats(ctx, troika.DefaultQueue)
-		if err != nil {
-			return false
-		}
-		load.mu.Lock()
-		defer load.mu.Unlock()
-		for _, id := range load.acked {
-			if load.handled[id] == 0 {
-				return false
-			}
-		}
-		return q.Counts[troika.StateRunning] == 0 && q.Counts[troika.StateAvailable] == 0 && q.Counts[troika.StateRetryable] == 0
-	}, "every acknowledged job handled and nothing left running, available or retryable")
+	load.mu.Lock()
+	acked := slices.Clone(load.acked)
+	load.mu.Unlock()
+	eventually(t, 120*time.Second, settled(ctx, f.client, &load.mu, acked, load.handled),
+		"every acknowledged job handled and nothing left running, available or retryable")
 	stopWorker()
 	if err := <-runErr; err != nil {
 		t.Errorf("Worker.Run returned %v; it must ride out the restart", err)
@@ -150,14 +142,14 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	for _, n := range load.handled {
 		dups += n - 1
 	}
-	acked, failures, lastErr := len(load.acked), load.failures, load.lastError
+	failures, lastErr := load.failures, load.lastError
 	load.mu.Unlock()
 
 	before := float64(load.handledIn(start.Add(500*time.Millisecond), restartAt)) / restartAt.Sub(start.Add(500*time.Millisecond)).Seconds()
 	afterFrom := upAt.Add(time.Second)
 	after := float64(load.handledIn(afterFrom, stopAt)) / stopAt.Sub(afterFrom).Seconds()
 	t.Logf("restart took %s; %d jobs acknowledged (%d after the server was back, the first %s after), %d enqueue calls failed (last: %v), %d duplicate runs",
-		upAt.Sub(restartAt).Round(time.Millisecond), acked, ackedAfter, firstAckAfter.Sub(upAt).Round(time.Millisecond), failures, lastErr, dups)
+		upAt.Sub(restartAt).Round(time.Millisecond), len(acked), ackedAfter, firstAckAfter.Sub(upAt).Round(time.Millisecond), failures, lastErr, dups)
 	for _, d := range load.dupAt {
 		if d[0].After(upAt) {
 			t.Errorf("a job first run %s after the server was back ran again %s later: only jobs in flight at the restart may run twice",

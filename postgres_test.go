@@ -328,6 +328,26 @@ func (f *faultBundle) killConnections(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// settled returns a condition for eventually: every job in acked has run
+// (handled is read under mu) and the default queue has nothing running,
+// available or retryable.
+func settled(ctx context.Context, c *troika.Client, mu *sync.Mutex, acked []troika.JobID, handled map[troika.JobID]int) func() bool {
+	return func() bool {
+		q, err := c.QueueStats(ctx, troika.DefaultQueue)
+		if err != nil {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range acked {
+			if handled[id] == 0 {
+				return false
+			}
+		}
+		return q.Counts[troika.StateRunning] == 0 && q.Counts[troika.StateAvailable] == 0 && q.Counts[troika.StateRetryable] == 0
+	}
+}
+
 // chaosRun enqueues jobs while a worker runs and fault() strikes, then
 // checks that every acknowledged enqueue was handled, nothing is left
 // running, and the worker survived.
@@ -372,20 +392,7 @@ func chaosRun(t *testing.T, f *faultBundle, fault func(ctx context.Context) erro
 	if err := <-faultDone; err != nil {
 		t.Fatalf("fault: %v", err)
 	}
-	eventually(t, 60*time.Second, func() bool {
-		q, err := f.client.QueueStats(ctx, troika.DefaultQueue)
-		if err != nil {
-			return false
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, id := range acked {
-			if handled[id] == 0 {
-				return false
-			}
-		}
-		return q.Counts[troika.StateRunning] == 0 && q.Counts[troika.StateAvailable] == 0 && q.Counts[troika.StateRetryable] == 0
-	}, "every acknowledged job handled and nothing left running")
+	eventually(t, 60*time.Second, settled(ctx, f.client, &mu, acked, handled), "every acknowledged job handled and nothing left running")
 	stopWorker()
 	if err := <-runErr; err != nil {
 		t.Errorf("Worker.Run returned %v; it must ride out the faults", err)
