@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,15 +27,16 @@ const (
 	gatherMinCovered = 4
 )
 
-// gatherer is the gather step's state. wait runs on Pebble's WAL flush
-// goroutine only (as its WALMinSyncInterval callback, with the flusher's
-// mutex held), so its fields need no lock; the counters it reads are
-// atomics written by committers (ioStats.commits) and by the WAL file's
-// sync (ioStats.syncStartCommits).
+// gatherer is the gather step's state. wait runs on the flush goroutine
+// of Pebble's WAL writer (as its WALMinSyncInterval callback, with the
+// flusher's mutex held); while the log rotates, the old writer's and the
+// new one's goroutines may call it at once, so its state is atomic. The
+// counters it reads are written by committers (ioStats.commits) and by the
+// WAL file's sync (ioStats.syncStartCommits).
 type gatherer struct {
 	max         time.Duration // ≤ 0: off
 	io          *ioStats
-	prevCovered int64 // ioStats.syncStartCommits at the previous call
+	prevCovered atomic.Int64 // ioStats.syncStartCommits at the previous call
 }
 
 // wait is called right after a sync returned and its waiters were
@@ -48,8 +50,7 @@ func (g *gatherer) wait() time.Duration {
 		return 0
 	}
 	start := g.io.syncStartCommits.Load()
-	covered := start - g.prevCovered
-	g.prevCovered = start
+	covered := start - g.prevCovered.Swap(start)
 	if covered < gatherMinCovered {
 		return 0
 	}

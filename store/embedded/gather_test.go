@@ -42,14 +42,15 @@ func TestGatherOff(t *testing.T) {
 	var io ioStats
 	off := &gatherer{max: -1, io: &io}
 	io.syncStartCommits.Store(100)
-	if d := off.wait(); d != 0 || off.prevCovered != 0 {
-		t.Errorf("off: wait() = %s, prevCovered %d; want 0 and untouched", d, off.prevCovered)
+	if d := off.wait(); d != 0 || off.prevCovered.Load() != 0 {
+		t.Errorf("off: wait() = %s, prevCovered %d; want 0 and untouched", d, off.prevCovered.Load())
 	}
-	g := &gatherer{max: time.Hour, io: &io, prevCovered: 100}
+	g := &gatherer{max: time.Hour, io: &io}
+	g.prevCovered.Store(100)
 	io.syncStartCommits.Store(100 + gatherMinCovered - 1)
 	g.wait() // returns at once (no commit ever arrives and the window is an hour), or the test times out
-	if g.prevCovered != 100+gatherMinCovered-1 {
-		t.Errorf("prevCovered = %d, want %d", g.prevCovered, 100+gatherMinCovered-1)
+	if got := g.prevCovered.Load(); got != 100+gatherMinCovered-1 {
+		t.Errorf("prevCovered = %d, want %d", got, 100+gatherMinCovered-1)
 	}
 }
 
