@@ -100,14 +100,23 @@ func rssBytes() int64 {
 	return res * int64(os.Getpagesize())
 }
 
-// BenchmarkInsertClaimAck is the store's hot path per job, batched as a
-// worker does: insert 100, claim 100, complete 100.
-func BenchmarkInsertClaimAck(b *testing.B) {
-	st, err := Open(b.TempDir(), Options{Logger: quietLogger()})
+// openBench opens a store for a benchmark in a fresh directory, with
+// opts and a quiet logger, closed when the benchmark ends.
+func openBench(b *testing.B, opts Options) *Store {
+	b.Helper()
+	opts.Logger = quietLogger()
+	st, err := Open(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// BenchmarkInsertClaimAck is the store's hot path per job, batched as a
+// worker does: insert 100, claim 100, complete 100.
+func BenchmarkInsertClaimAck(b *testing.B) {
+	st := openBench(b, Options{})
 	ctx := context.Background()
 	const batch = 100
 	jobs := make([]store.InsertJob, batch)
@@ -154,13 +163,7 @@ func BenchmarkInsertOneParallel(b *testing.B) {
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
-			opts := v.opts
-			opts.Logger = quietLogger()
-			st, err := Open(b.TempDir(), opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
+			st := openBench(b, v.opts)
 			ctx := context.Background()
 			job := []store.InsertJob{{Kind: "bench", Args: []byte(`{"ts":1,"seq":2,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`), Queue: "default", Priority: 2, MaxAttempts: 25}}
 			before := st.Stats()
@@ -186,11 +189,7 @@ func BenchmarkInsertOneParallel(b *testing.B) {
 // state of a busy queue with 24 h retention): one JobDelete with
 // FinishedBefore per op, holding the store's mutex while it runs.
 func BenchmarkRetentionPassKept(b *testing.B) {
-	st, err := Open(b.TempDir(), Options{Logger: quietLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openBench(b, Options{})
 	ctx := context.Background()
 	const total, batch = 200_000, 1000
 	jobs := make([]store.InsertJob, batch)

@@ -19,6 +19,13 @@ type ioStats struct {
 	syncStartCommits atomic.Int64
 }
 
+// syncBegin records a WAL sync's start (the commits it covers at most)
+// and returns its start time for timed.
+func (st *ioStats) syncBegin() time.Time {
+	st.syncStartCommits.Store(st.commits.Load())
+	return time.Now()
+}
+
 // timed adds the time since start to the sync time.
 func (st *ioStats) timed(start time.Time) { st.syncNanos.Add(int64(time.Since(start))) }
 
@@ -74,22 +81,19 @@ func (f *countingFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f *countingFile) Sync() error {
-	f.st.syncStartCommits.Store(f.st.commits.Load())
 	f.st.syncs.Add(1)
-	defer f.st.timed(time.Now())
+	defer f.st.timed(f.st.syncBegin())
 	return f.File.Sync()
 }
 
 func (f *countingFile) SyncData() error {
-	f.st.syncStartCommits.Store(f.st.commits.Load())
 	f.st.syncs.Add(1)
-	defer f.st.timed(time.Now())
+	defer f.st.timed(f.st.syncBegin())
 	return f.File.SyncData()
 }
 
 func (f *countingFile) SyncTo(length int64) (bool, error) {
-	f.st.syncStartCommits.Store(f.st.commits.Load())
-	defer f.st.timed(time.Now())
+	defer f.st.timed(f.st.syncBegin())
 	full, err := f.File.SyncTo(length)
 	if full {
 		f.st.syncs.Add(1)

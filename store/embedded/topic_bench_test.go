@@ -16,11 +16,7 @@ import (
 //
 //	go test -run '^$' -bench FanoutPath ./store/embedded
 func BenchmarkFanoutPath(b *testing.B) {
-	st, err := Open(b.TempDir(), Options{Logger: quietLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openBench(b, Options{})
 	ctx := context.Background()
 	const subs, batch = 5, 100
 	queues := make([]store.QueueWeight, subs)

@@ -12,6 +12,11 @@ import (
 	"github.com/troikahq/troika/store"
 )
 
+// asyncCommit, queued first in an implicit transaction's batch, lets that
+// transaction commit without waiting for its WAL flush (async claims,
+// NOTIFYs).
+const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
+
 // JobClaim implements store.Store with one statement: per queue, the
 // first Max ready jobs in (priority, run_at, id) order are locked with FOR
 // UPDATE SKIP LOCKED (so concurrent claims never wait on each other and
@@ -61,7 +66,7 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 		if !s.syncClaims {
 			// One implicit transaction (one round trip): the claim does
 			// not wait for its WAL flush (see Options.SyncClaims).
-			b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+			b.Queue(asyncCommit)
 		}
 		if len(names) == 1 {
 			b.Queue(s.q.claimOne, names[0], now, max, p.Worker, deadline)

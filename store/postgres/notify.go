@@ -104,7 +104,7 @@ func (n *notifier) flush() {
 // LISTEN connection's reconnection, which wakes everyone.
 func (n *notifier) send(ctx context.Context, queues []string) error {
 	var b pgx.Batch
-	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(asyncCommit)
 	b.Queue(n.s.q.notify, n.s.channel, queues)
 	return n.s.pool.SendBatch(ctx, &b).Close()
 }
