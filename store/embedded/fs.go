@@ -32,9 +32,13 @@ func (st *ioStats) timed(start time.Time) { st.syncNanos.Add(int64(time.Since(st
 // countingFS wraps the FS Pebble writes through and counts the fsyncs and
 // bytes of write-ahead-log files (their names end in ".log"), so Stats
 // reports real WAL syncs, not requests for them.
+//
+// With zeroFill, new and recycled WAL files are also zero-filled ahead of
+// their writes (walfill.go).
 type countingFS struct {
 	vfs.FS
-	st *ioStats
+	st       *ioStats
+	zeroFill bool
 }
 
 func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
@@ -46,9 +50,23 @@ func (fs *countingFS) wrap(name string, f vfs.File, err error) (vfs.File, error)
 	return &countingFile{File: f, st: fs.st}, nil
 }
 
+// wrapFill is wrap for a WAL file Pebble writes from its start (a new or
+// recycled one), zero-filling it ahead of its writes when enabled.
+func (fs *countingFS) wrapFill(name string, f vfs.File, err error) (vfs.File, error) {
+	if err != nil || !isWAL(name) || !fs.zeroFill {
+		return fs.wrap(name, f, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return fs.wrap(name, newZeroFillFile(f, fi.Size()), nil)
+}
+
 func (fs *countingFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	f, err := fs.FS.Create(name, category)
-	return fs.wrap(name, f, err)
+	return fs.wrapFill(name, f, err)
 }
 
 func (fs *countingFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
@@ -58,7 +76,7 @@ func (fs *countingFS) OpenReadWrite(name string, category vfs.DiskWriteCategory,
 
 func (fs *countingFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
-	return fs.wrap(newname, f, err)
+	return fs.wrapFill(newname, f, err)
 }
 
 func (fs *countingFS) Unwrap() vfs.FS { return fs.FS }

@@ -39,6 +39,10 @@ type Options struct {
 	CacheSize int64
 	// MemTableSize is Pebble's memtable size in bytes; default 64 MiB.
 	MemTableSize uint64
+
+	// forceZeroFill zero-fills WAL files (walfill.go) even on an in-memory
+	// file system, for tests.
+	forceZeroFill bool
 	// ExpireLeasesOnOpen sets the lease deadline of every job found running
 	// on open to the open time (in memory), so the engine's rescuer handles
 	// it at once. Set it when every worker ran inside the process that
@@ -196,7 +200,7 @@ func (s *Store) openDB(dir string, opts Options) (err error) {
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
-		FS:                          &countingFS{FS: opts.FS, st: &s.io},
+		FS:                          &countingFS{FS: opts.FS, st: &s.io, zeroFill: opts.forceZeroFill || !inMemory(opts.FS)},
 		Cache:                       cache,
 		MemTableSize:                opts.MemTableSize,
 		MemTableStopWritesThreshold: 4,
