@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"io"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -35,8 +36,9 @@ import (
 // real problem.
 const (
 	walFillChunk = 4 << 20
+	walFillFirst = 256 << 10
 	walFillAhead = 2 << 20
-	walFillGap   = 64 << 10
+	walFillGap   = 16 << 10
 )
 
 // zeroFillFile wraps a WAL file Pebble writes sequentially with Write.
@@ -94,9 +96,13 @@ func (z *zeroFillFile) maybeFillLocked() {
 		return
 	}
 	lo := max(z.zeroed, z.head+walFillGap)
+	size := int64(walFillChunk)
+	if z.zeroed == 0 {
+		size = walFillFirst
+	}
 	z.fillLo = lo
 	z.filling = make(chan struct{})
-	go z.fill(lo, lo+walFillChunk, z.filling)
+	go z.fill(lo, lo+size, z.filling)
 }
 
 // fill writes zeros to [lo, hi), syncs them and then marks them zeroed.
@@ -120,7 +126,7 @@ func (z *zeroFillFile) fill(lo, hi int64, done chan struct{}) {
 // zeroBlock is the buffer fills write from; it is never modified.
 var zeroBlock = make([]byte, 256<<10)
 
-func writeZeros(f vfs.File, lo, hi int64) error {
+func writeZeros(f io.WriterAt, lo, hi int64) error {
 	for off := lo; off < hi; {
 		n := min(int64(len(zeroBlock)), hi-off)
 		if _, err := f.WriteAt(zeroBlock[:n], off); err != nil {
