@@ -204,13 +204,19 @@ func (s *Store) openDB(dir string, opts Options) (err error) {
 		Cache:                       cache,
 		MemTableSize:                opts.MemTableSize,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       4,
-		L0StopWritesThreshold:       1000,
-		LBaseMaxBytes:               256 << 20,
-		WALBytesPerSync:             0, // every commit syncs anyway
-		WALMinSyncInterval:          s.syncInterval(minSync, opts.SyncGather),
-		FormatMajorVersion:          pebble.FormatNewest,
-		Logger:                      &pebbleLogger{s: s},
+		// Reads never touch Pebble except Open's scan and topic replays, so
+		// L0 read amplification costs little, while every L0 compaction
+		// rewrites records that the next flush often shadows (a delivery's
+		// claim and ack follow its insert within seconds): compacting L0
+		// later, in larger steps, left more CPU to the job path (fanout
+		// 77k → 94k deliveries/s, median of 3 interleaved runs, 2 Dec).
+		L0CompactionThreshold: l0CompactionThreshold,
+		L0StopWritesThreshold: 1000,
+		LBaseMaxBytes:         256 << 20,
+		WALBytesPerSync:       0, // every commit syncs anyway
+		WALMinSyncInterval:    s.syncInterval(minSync, opts.SyncGather),
+		FormatMajorVersion:    pebble.FormatNewest,
+		Logger:                &pebbleLogger{s: s},
 		EventListener: &pebble.EventListener{
 			BackgroundError: func(err error) {
 				s.log.Error("pebble background error", "err", err)
@@ -244,6 +250,9 @@ func (s *Store) openDB(dir string, opts Options) (err error) {
 	s.db = db
 	return nil
 }
+
+// l0CompactionThreshold is Pebble's L0CompactionThreshold (see openDB).
+const l0CompactionThreshold = 32
 
 // syncInterval is Pebble's WALMinSyncInterval callback: the fixed
 // MinSyncInterval when set, otherwise the gather step (which waits itself

@@ -376,8 +376,9 @@ func (s *Store) TopicPublish(ctx context.Context, p *store.TopicPublishParams) (
 	b := s.db.NewBatch()
 	t := s.topicLocked(b, p.Topic, now)
 	res := make([]store.PublishResult, len(p.Events))
-	var jobs []store.InsertJob
-	var subs []*subscription
+	// Sized for every subscription matching every event (the common case).
+	jobs := make([]store.InsertJob, 0, len(p.Events)*len(t.subs))
+	subs := make([]*subscription, 0, len(p.Events)*len(t.subs))
 	argBytes := 0
 	idTime := time.Unix(0, clock)
 	for i := range p.Events {
