@@ -208,8 +208,9 @@ func (s *Store) openDB(dir string, opts Options) (err error) {
 		// L0 read amplification costs little, while every L0 compaction
 		// rewrites records that the next flush often shadows (a delivery's
 		// claim and ack follow its insert within seconds): compacting L0
-		// later, in larger steps, left more CPU to the job path (fanout
-		// 77k → 94k deliveries/s, median of 3 interleaved runs, 2 Dec).
+		// later, in larger steps, left more CPU to the job path (fanout:
+		// faster in 6 of 7 interleaved pairs on 2 Dec, with 10–18% less
+		// CPU; docs/performance.md).
 		L0CompactionThreshold: l0CompactionThreshold,
 		L0StopWritesThreshold: 1000,
 		LBaseMaxBytes:         256 << 20,
