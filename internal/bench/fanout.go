@@ -162,7 +162,10 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 	for range p.Producers {
 		wg.Go(func() {
 			items := make([]troika.EnqueueItem, fanoutBatch)
-			for time.Since(s0.at) < p.Duration {
+			// Closed loop: publish until the window ends. Paced: publish every
+			// batch due within the window, however late, so the count is the
+			// schedule's and not the machine's.
+			for p.FanoutRate > 0 || time.Since(s0.at) < p.Duration {
 				if p.FanoutRate > 0 { // open loop: batch k is due at k*batch/rate
 					due := time.Duration(float64(batches.Add(1)-1) * fanoutBatch / float64(p.FanoutRate) * float64(time.Second))
 					if due >= p.Duration {
