@@ -100,6 +100,23 @@ func appendBytes(b []byte, s []byte) []byte {
 	return append(b, s...)
 }
 
+// appendMetadata appends m as its size and then its pairs by key (so the
+// bytes are deterministic), without allocating for up to 8 keys.
+func appendMetadata(b []byte, m map[string]string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	var small [8]string
+	keys := small[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b = appendString(b, k)
+		b = appendString(b, m[k])
+	}
+	return b
+}
+
 // appendJob appends the sealed value of j to b.
 func appendJob(b []byte, j *job) []byte {
 	start := len(b)
@@ -156,17 +173,7 @@ func appendJob(b []byte, j *job) []byte {
 		b = binary.AppendVarint(b, x.uniqueUntil)
 	}
 	if flags&flagMetadata != 0 {
-		b = binary.AppendUvarint(b, uint64(len(x.metadata)))
-		var small [8]string // most jobs have a few keys: no allocation
-		keys := small[:0]
-		for k := range x.metadata {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys) // deterministic bytes
-		for _, k := range keys {
-			b = appendString(b, k)
-			b = appendString(b, x.metadata[k])
-		}
+		b = appendMetadata(b, x.metadata)
 	}
 	if flags&flagTags != 0 {
 		b = binary.AppendUvarint(b, uint64(len(x.tags)))

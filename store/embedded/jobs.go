@@ -221,6 +221,7 @@ func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store
 	// together in the common case; see doc.go on memory).
 	slab := make([]job, 0, n)
 	argSlab := make([]byte, 0, argBytes)
+	var xSlab []jobExtra // the jobExtras of those that need one, made at the first
 	idTime := time.Unix(0, clock)
 	for i := range jobs {
 		in := &jobs[i]
@@ -263,8 +264,12 @@ func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store
 			sub = subs[i]
 		}
 		if in.UniqueKey != "" || len(in.Metadata) > 0 || len(in.Tags) > 0 || in.OrderingKey != "" || sub != nil {
-			j.x = &jobExtra{uniqueKey: in.UniqueKey, uniqueUntil: toNanos(in.UniqueUntil),
-				orderingKey: in.OrderingKey, sub: sub}
+			if xSlab == nil {
+				xSlab = make([]jobExtra, 0, n-i)
+			}
+			xSlab = append(xSlab, jobExtra{uniqueKey: in.UniqueKey, uniqueUntil: toNanos(in.UniqueUntil),
+				orderingKey: in.OrderingKey, sub: sub})
+			j.x = &xSlab[len(xSlab)-1]
 			switch {
 			case len(in.Metadata) > 0 && sub != nil:
 				j.x.metadata = in.Metadata // built by the store for this delivery alone (topic.go)

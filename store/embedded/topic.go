@@ -166,12 +166,7 @@ func appendEvent(b []byte, ev *store.Event) []byte {
 	b = appendString(b, ev.Kind)
 	b = appendBytes(b, ev.Args)
 	b = appendString(b, ev.OrderingKey)
-	b = binary.AppendUvarint(b, uint64(len(ev.Metadata)))
-	keys := slices.Sorted(maps.Keys(ev.Metadata))
-	for _, k := range keys {
-		b = appendString(b, k)
-		b = appendString(b, ev.Metadata[k])
-	}
+	b = appendMetadata(b, ev.Metadata)
 	return sealValue(b, start)
 }
 
