@@ -221,7 +221,7 @@ func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store
 	// together in the common case; see doc.go on memory).
 	slab := make([]job, 0, n)
 	argSlab := make([]byte, 0, argBytes)
-	var xSlab []jobExtra // the jobExtras of those that need one, made at the first
+	var xSlab []jobExtra // the jobExtras of the jobs that need one, made when the first does
 	idTime := time.Unix(0, clock)
 	for i := range jobs {
 		in := &jobs[i]

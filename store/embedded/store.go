@@ -39,10 +39,6 @@ type Options struct {
 	CacheSize int64
 	// MemTableSize is Pebble's memtable size in bytes; default 64 MiB.
 	MemTableSize uint64
-
-	// forceZeroFill zero-fills WAL files (walfill.go) even on an in-memory
-	// file system, for tests.
-	forceZeroFill bool
 	// ExpireLeasesOnOpen sets the lease deadline of every job found running
 	// on open to the open time (in memory), so the engine's rescuer handles
 	// it at once. Set it when every worker ran inside the process that
@@ -73,6 +69,10 @@ type Options struct {
 	// processor, rather than sleeping. Zero means DefaultSyncGather (80
 	// µs); negative turns it off. Ignored when MinSyncInterval is set.
 	SyncGather time.Duration
+
+	// forceZeroFill zero-fills WAL files (walfill.go) even on an in-memory
+	// file system, for tests.
+	forceZeroFill bool
 }
 
 // Store is the embedded backend: the whole hot state in memory, the
@@ -211,7 +211,7 @@ func (s *Store) openDB(dir string, opts Options) (err error) {
 		// later, in larger steps, left more CPU to the job path (fanout:
 		// faster in 6 of 7 interleaved pairs on 2 Dec, with 10–18% less
 		// CPU; docs/performance.md).
-		L0CompactionThreshold: l0CompactionThreshold,
+		L0CompactionThreshold: 32,
 		L0StopWritesThreshold: 1000,
 		LBaseMaxBytes:         256 << 20,
 		WALBytesPerSync:       0, // every commit syncs anyway
@@ -251,9 +251,6 @@ func (s *Store) openDB(dir string, opts Options) (err error) {
 	s.db = db
 	return nil
 }
-
-// l0CompactionThreshold is Pebble's L0CompactionThreshold (see openDB).
-const l0CompactionThreshold = 32
 
 // syncInterval is Pebble's WALMinSyncInterval callback: the fixed
 // MinSyncInterval when set, otherwise the gather step (which waits itself
