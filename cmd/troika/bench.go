@@ -33,7 +33,8 @@ through the public Go SDK, each on a fresh data directory:
   idle    --idle-jobs jobs one at a time, a random 0.1-1.6 s pause before each
   fanout  (by name, not part of "all") --producers publishers of 100-event batches to
           a topic with 5 subscriptions, one worker each, for --duration: deliveries/s;
-          closed loop, or paced to --fanout-rate events/s in all;
+          closed loop (at most --fanout-backlog deliveries published and not yet
+          handled), or paced to --fanout-rate events/s in all;
           then one event every 0.5 ms to 3 subscriptions: publish -> handler start
 
 Latency is enqueue -> handler start (the enqueue time travels in the 64-byte
@@ -102,6 +103,7 @@ workload per line. The data directories are temporary unless --data is given
 	f.IntVar(&p.Producers, "producers", p.Producers, "steady: producer goroutines")
 	f.DurationVar(&p.Duration, "duration", p.Duration, "steady: producing window")
 	f.IntVar(&p.FanoutRate, "fanout-rate", p.FanoutRate, "fanout: events/s offered in all, paced (0: closed-loop publishers)")
+	f.IntVar(&p.FanoutBacklog, "fanout-backlog", p.FanoutBacklog, "fanout, closed loop: publishers wait while more deliveries than this are unhandled (0: no bound)")
 	f.IntVar(&p.IdleJobs, "idle-jobs", p.IdleJobs, "idle: jobs, one at a time")
 	f.IntVar(&p.IdleConcurrency, "idle-concurrency", p.IdleConcurrency, "idle: worker concurrency (0: the SDK default)")
 	f.DurationVar(&p.IdleGapMin, "idle-gap-min", p.IdleGapMin, "idle: min pause before each job")

@@ -48,7 +48,14 @@ type Params struct {
 	// that falls behind its schedule publishes at once); 0 means closed
 	// loop, every publisher as fast as it can (the default).
 	FanoutRate int
-	IdleJobs   int // idle: jobs, one at a time
+	// FanoutBacklog is the closed-loop fanout's flow control: a publisher
+	// waits while more than this many deliveries are published and not yet
+	// handled, as a publisher behind a bounded queue would. 0 means no
+	// bound: the publishers run ahead of the workers and the backlog grows
+	// for the whole window (a measure of draining a large backlog).
+	// Ignored when FanoutRate paces the publishers.
+	FanoutBacklog int
+	IdleJobs      int // idle: jobs, one at a time
 	// IdleConcurrency is the idle worker's concurrency; 0 means the SDK's
 	// default (the peer harness runs idle with library defaults).
 	IdleConcurrency int
@@ -66,7 +73,8 @@ type Params struct {
 func DefaultParams() Params {
 	return Params{
 		Jobs: 100_000, Batch: 1_000, Concurrency: 100, Producers: 8, Duration: 20 * time.Second,
-		IdleJobs: 200, IdleGapMin: 100 * time.Millisecond, IdleGapMax: 1600 * time.Millisecond,
+		FanoutBacklog: 100_000,
+		IdleJobs:      200, IdleGapMin: 100 * time.Millisecond, IdleGapMax: 1600 * time.Millisecond,
 		Settle: 2 * time.Second, Timeout: 20 * time.Minute, StallTimeout: time.Minute,
 	}
 }
@@ -86,6 +94,8 @@ func (p Params) Validate() error {
 		return errors.New("duration must be positive")
 	case p.FanoutRate < 0:
 		return errors.New("fanout rate must not be negative")
+	case p.FanoutBacklog < 0:
+		return errors.New("fanout backlog must not be negative")
 	case p.IdleJobs < 1:
 		return errors.New("idle jobs must be at least 1")
 	case p.IdleConcurrency < 0:

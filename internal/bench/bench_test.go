@@ -106,11 +106,12 @@ func TestParamsValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*Params){
-		"jobs":        func(p *Params) { p.Jobs = 0 },
-		"batch":       func(p *Params) { p.Batch = 0 },
-		"gaps":        func(p *Params) { p.IdleGapMax = p.IdleGapMin - 1 },
-		"timeout":     func(p *Params) { p.Timeout = 0 },
-		"fanout rate": func(p *Params) { p.FanoutRate = -1 },
+		"jobs":           func(p *Params) { p.Jobs = 0 },
+		"batch":          func(p *Params) { p.Batch = 0 },
+		"gaps":           func(p *Params) { p.IdleGapMax = p.IdleGapMin - 1 },
+		"timeout":        func(p *Params) { p.Timeout = 0 },
+		"fanout rate":    func(p *Params) { p.FanoutRate = -1 },
+		"fanout backlog": func(p *Params) { p.FanoutBacklog = -1 },
 	} {
 		p := DefaultParams()
 		mod(&p)
@@ -264,5 +265,32 @@ func TestFanoutPaced(t *testing.T) {
 	}
 	if got.Extra["fanout_rate"] != 2000 {
 		t.Errorf("fanout_rate = %v, want 2000", got.Extra["fanout_rate"])
+	}
+}
+
+// TestFanoutBacklog runs a small closed-loop fanout with flow control: the
+// publishers never get more than FanoutBacklog deliveries (plus one batch
+// per publisher that checked at the same time) ahead of the handlers.
+func TestFanoutBacklog(t *testing.T) {
+	t.Parallel()
+	p := DefaultParams()
+	p.Duration, p.FanoutBacklog, p.Producers, p.Concurrency, p.Settle = 500*time.Millisecond, 2000, 2, 10, 0
+	var got *Result
+	err := Run(t.Context(), Options{Dir: t.TempDir(), Params: p, Logger: slog.New(slog.DiscardHandler)}, []string{Fanout}, func(r *Result) error {
+		got = r
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slack := float64(p.Producers * fanoutBatch * fanoutSubs)
+	if b := got.Extra["backlog_at_publish_end"]; b > float64(p.FanoutBacklog)+slack {
+		t.Errorf("backlog at publish end = %v, want <= %v + %v", b, p.FanoutBacklog, slack)
+	}
+	if got.Jobs == 0 || got.Lost != 0 || got.Duplicates != 0 {
+		t.Errorf("deliveries %d, lost %d, duplicates %d; want > 0, 0, 0", got.Jobs, got.Lost, got.Duplicates)
+	}
+	if got.Extra["fanout_backlog"] != 2000 {
+		t.Errorf("fanout_backlog = %v, want 2000", got.Extra["fanout_backlog"])
 	}
 }

@@ -15,12 +15,14 @@ import (
 // durable delivery per subscription, drained by one worker.
 const Fanout = "fanout"
 
-// The fanout workload's shape. Throughput: FanoutProducers closed-loop
-// producers publish batches of fanoutBatch events for Params.Duration to a
-// topic with fanoutSubs subscriptions while one worker per subscription
-// (each of Params.Concurrency, as independent subscriber services would
-// run) serves its queue; deliveries/s counts deliveries
-// completed in the store from the first publish until the last is done.
+// The fanout workload's shape. Throughput: Params.Producers publishers
+// publish batches of fanoutBatch events for Params.Duration to a topic
+// with fanoutSubs subscriptions while one worker per subscription (each of
+// Params.Concurrency, as independent subscriber services would run) serves
+// its queue; deliveries/s counts deliveries completed in the store from
+// the first publish until the last is done. The publishers run in a closed
+// loop held to Params.FanoutBacklog deliveries in flight, or paced to
+// Params.FanoutRate.
 // Latency: then, on a fresh topic with fanoutLatencySubs subscriptions, one
 // event every 1/fanoutLatencyRate s for Params.Duration/2, publish →
 // handler start.
@@ -29,6 +31,7 @@ const (
 	fanoutBatch       = 100
 	fanoutLatencySubs = 3
 	fanoutLatencyRate = 2000 // events/s
+	fanoutPoll        = 200 * time.Microsecond
 )
 
 // fanoutTracker records handler starts per subscription.
@@ -176,6 +179,12 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 						return
 					}
 				}
+				if p.FanoutRate == 0 && !r.fanoutRoom(ctx, &seq, handled, s0.at) {
+					if err := ctx.Err(); err != nil {
+						errOnce.Do(func() { prodErr = err })
+					}
+					return // the window ended while waiting for room
+				}
 				ts := time.Now().UnixNano()
 				first := seq.Add(fanoutBatch) - fanoutBatch
 				for i := range items {
@@ -247,11 +256,27 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 			"latency_deliveries_per_s":  lat.deliveriesPerS,
 			"tail_drain_s":              s2.at.Sub(s1.at).Seconds(),
 			"fanout_rate":               float64(p.FanoutRate),
+			"fanout_backlog":            float64(p.FanoutBacklog),
 			"backlog_at_publish_end":    float64(want - s1Handled),
 		},
 	}
 	syncBusy(res.Extra, "", s0, s2)
 	return res, nil
+}
+
+// fanoutRoom is the closed loop's flow control: it returns true as soon
+// as one more batch keeps the deliveries published (seq reserves them) and
+// not yet handled within Params.FanoutBacklog, or false if the producing
+// window (from start) or ctx ends first. It polls every fanoutPoll: a
+// publisher's pacing, off the measured store path.
+func (r *runner) fanoutRoom(ctx context.Context, seq, handled *atomic.Int64, start time.Time) bool {
+	bound := int64(r.p.FanoutBacklog)
+	for bound > 0 && (seq.Load()+fanoutBatch)*fanoutSubs-handled.Load() > bound {
+		if time.Since(start) >= r.p.Duration || sleep(ctx, fanoutPoll) != nil {
+			return false
+		}
+	}
+	return ctx.Err() == nil
 }
 
 type fanoutLat struct {
