@@ -23,7 +23,9 @@ const (
 	prefixLeader = 'l' // 'l' + leader name        → leader row
 	prefixMeta   = 'm' // 'm' + meta name          → store metadata
 
-	jobVersion    = 1
+	// jobVersion 2 adds a delivery's event ID and names to the MQ section;
+	// version 1 records are still read (their metadata holds those keys).
+	jobVersion    = 2
 	queueVersion  = 1
 	leaderVersion = 1
 	metaVersion   = 1
@@ -85,7 +87,8 @@ const (
 	flagResult
 	// flagMQ: the message-queue fields follow: the ordering key and the
 	// subscription ID (empty or 16 bytes) of a delivery (ordering.go,
-	// topic.go).
+	// topic.go); since version 2 then the event ID (empty or 16 bytes),
+	// the topic name and the subscription name.
 	flagMQ
 	flagsKnown = 1<<iota - 1
 )
@@ -93,6 +96,14 @@ const (
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// appendID appends id as 16 length-prefixed bytes, or as empty when zero.
+func appendID(b []byte, id store.ID) []byte {
+	if id.IsZero() {
+		return append(b, 0)
+	}
+	return appendBytes(b, id[:])
 }
 
 func appendBytes(b []byte, s []byte) []byte {
@@ -200,11 +211,10 @@ func appendJob(b []byte, j *job) []byte {
 		if x.sub != nil {
 			subID = x.sub.id
 		}
-		if subID.IsZero() {
-			b = appendBytes(b, nil)
-		} else {
-			b = appendBytes(b, subID[:])
-		}
+		b = appendID(b, subID)
+		b = appendID(b, x.event)
+		b = appendString(b, x.topicName)
+		b = appendString(b, x.subName)
 	}
 	return sealValue(b, start)
 }
@@ -286,21 +296,38 @@ func (r *reader) raw(what string) []byte {
 
 func (r *reader) str(what string) string { return string(r.raw(what)) }
 
+// id reads what appendID wrote: the zero ID when empty.
+func (r *reader) id(what string) store.ID {
+	switch b := r.raw(what); len(b) {
+	case 0:
+		return store.ID{}
+	case 16:
+		return store.ID(b)
+	default:
+		r.fail(what)
+		return store.ID{}
+	}
+}
+
 // decodeJob decodes a sealed job value for id. Strings that repeat across
 // jobs (kind, queue, lease holder) go through in; everything else is copied,
 // so v may be reused afterwards. The queue name is returned for the caller
 // to resolve (j.q is left nil).
 func decodeJob(id store.ID, v []byte, in *interner) (*job, string, error) {
-	body, err := openValue(v, jobVersion)
+	version := byte(jobVersion)
+	if len(v) > 0 && v[0] == 1 {
+		version = 1
+	}
+	body, err := openValue(v, version)
 	if err != nil {
 		return nil, "", err
 	}
-	return decodeJobBody(id, body, in)
+	return decodeJobBody(id, body, version, in)
 }
 
-// decodeJobBody decodes a job body (after the version byte, before the
-// checksum).
-func decodeJobBody(id store.ID, body []byte, in *interner) (*job, string, error) {
+// decodeJobBody decodes a job body of the given record version (after the
+// version byte, before the checksum).
+func decodeJobBody(id store.ID, body []byte, version byte, in *interner) (*job, string, error) {
 	r := reader{b: body}
 	j := &job{id: id, heapIdx: -1, dueIdx: -1}
 	j.state = r.byte1("state")
@@ -381,12 +408,11 @@ func decodeJobBody(id store.ID, body []byte, in *interner) (*job, string, error)
 	}
 	if flags&flagMQ != 0 {
 		j.x.orderingKey = r.str("ordering key")
-		switch sid := r.raw("subscription id"); len(sid) {
-		case 0:
-		case 16:
-			j.x.subID = store.ID(sid) // resolved to a subscription by the rebuild
-		default:
-			r.fail("subscription id")
+		j.x.subID = r.id("subscription id") // resolved to a subscription by the rebuild
+		if version >= 2 {
+			j.x.event = r.id("event id")
+			j.x.topicName = in.bytes(r.raw("topic"))
+			j.x.subName = in.bytes(r.raw("subscription"))
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

@@ -203,13 +203,13 @@ func (s *Store) insertJobsLocked(b *pebble.Batch, w *wakeSet, jobs []store.Inser
 	return s.insertDeliveriesLocked(b, w, jobs, nil, argBytes, now, clock, nil)
 }
 
-// insertDeliveriesLocked is insertJobsLocked where subs, when not nil,
-// names the subscription each job is a delivery of (topic.go; nil items
-// for plain jobs). With ids not nil (len(jobs) long) it stores each job's
+// insertDeliveriesLocked is insertJobsLocked where dels, when not nil,
+// names the subscription and event each job is a delivery of (topic.go);
+// a delivery's Metadata is the event's own, shared, never modified. With ids not nil (len(jobs) long) it stores each job's
 // ID there (the existing job's for a duplicate) and returns nil instead
 // of snapshots: publishing needs only the IDs, and a snapshot per delivery
 // is a copy of the whole job made with the store mutex held.
-func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store.InsertJob, subs []*subscription, argBytes int, now, clock int64, ids []store.ID) []store.InsertResult {
+func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store.InsertJob, dels []deliveryOf, argBytes int, now, clock int64, ids []store.ID) []store.InsertResult {
 	n := len(jobs)
 	var res []store.InsertResult
 	var snaps []store.Job
@@ -259,20 +259,21 @@ func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store
 			j.state = stScheduled
 		}
 		j.heapIdx, j.dueIdx = -1, -1
-		var sub *subscription
-		if subs != nil {
-			sub = subs[i]
+		var del deliveryOf
+		if dels != nil {
+			del = dels[i]
 		}
-		if in.UniqueKey != "" || len(in.Metadata) > 0 || len(in.Tags) > 0 || in.OrderingKey != "" || sub != nil {
+		if in.UniqueKey != "" || len(in.Metadata) > 0 || len(in.Tags) > 0 || in.OrderingKey != "" || del.sub != nil {
 			if xSlab == nil {
 				xSlab = make([]jobExtra, 0, n-i)
 			}
 			xSlab = append(xSlab, jobExtra{uniqueKey: in.UniqueKey, uniqueUntil: toNanos(in.UniqueUntil),
-				orderingKey: in.OrderingKey, sub: sub})
+				orderingKey: in.OrderingKey, sub: del.sub, event: del.event})
 			j.x = &xSlab[len(xSlab)-1]
 			switch {
-			case len(in.Metadata) > 0 && sub != nil:
-				j.x.metadata = in.Metadata // built by the store for this delivery alone (topic.go)
+			case del.sub != nil:
+				j.x.topicName, j.x.subName = del.sub.t.name, del.sub.name
+				j.x.metadata = in.Metadata // the event's, shared by its deliveries (topic.go)
 			case len(in.Metadata) > 0:
 				j.x.metadata = maps.Clone(in.Metadata)
 			}
@@ -363,13 +364,25 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 	}
 	out := make([]*store.Job, len(picked))
 	snaps := make([]store.Job, len(picked))
+	var dels []*jobExtra // the deliveries' metadata is built outside the mutex
 	for i, j := range picked {
 		s.putJobLocked(b, j)
-		j.snapshot(&snaps[i])
+		j.snapshotShallow(&snaps[i])
 		out[i] = &snaps[i]
+		if j.x.delivered() {
+			if dels == nil {
+				dels = make([]*jobExtra, len(picked))
+			}
+			dels[i] = j.x
+		}
 	}
 	if err := s.finish(b, nil); err != nil {
 		return nil, err
+	}
+	for i, x := range dels {
+		if x != nil { // event and names never change once set: no lock needed
+			snaps[i].Metadata = deliveryMetadata(snaps[i].Metadata, x.topicName, x.subName, x.event)
+		}
 	}
 	return out, nil
 }

@@ -66,7 +66,10 @@ type job struct {
 type jobExtra struct {
 	uniqueKey   string
 	uniqueUntil int64
-	metadata    map[string]string
+	// metadata: the job's own; for a delivery (event set) the event's own,
+	// shared by all its deliveries, and snapshots add the store's keys
+	// (deliveryMetadata).
+	metadata map[string]string
 	tags        []string
 	errors      []store.AttemptError
 	result      []byte
@@ -78,7 +81,17 @@ type jobExtra struct {
 	// subID: the subscription ID read from disk, kept when it names no
 	// live subscription (deleted); sub.id wins when sub is set.
 	subID store.ID
+	// event: the ID of the event a delivery delivers, and the delivery's
+	// topic and subscription names (kept past a subscription's deletion);
+	// zero and empty for plain jobs and for deliveries stored before
+	// job record version 2, whose metadata holds the store's keys itself.
+	event               store.ID
+	topicName, subName string
 }
+
+// delivered reports whether x is a delivery whose snapshots derive the
+// store's metadata keys.
+func (x *jobExtra) delivered() bool { return x != nil && !x.event.IsZero() }
 
 func (j *job) extra() *jobExtra {
 	if j.x == nil {
@@ -108,6 +121,16 @@ func (j *job) clearLease() {
 // snapshot fills out with a caller-owned copy of j (slices and maps shared,
 // as the store.Job contract allows).
 func (j *job) snapshot(out *store.Job) {
+	j.snapshotShallow(out)
+	if x := j.x; x.delivered() {
+		out.Metadata = deliveryMetadata(x.metadata, x.topicName, x.subName, x.event)
+	}
+}
+
+// snapshotShallow is snapshot without a delivery's metadata map: a
+// delivery's out.Metadata is the event's own map, for the caller to pass
+// to deliveryMetadata (JobClaim does that after releasing Store.mu).
+func (j *job) snapshotShallow(out *store.Job) {
 	*out = store.Job{
 		ID:            j.id,
 		Kind:          j.kind,

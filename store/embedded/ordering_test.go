@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -149,6 +150,14 @@ func TestTopicsSurviveReopen(t *testing.T) {
 	if err != nil || len(jobs) != 1 || jobs[0].ID != res[0].JobIDs[0] {
 		t.Fatalf("claim after reopen: %v, %v; want only the first delivery (one ordering key)", ids(jobs), err)
 	}
+	wantMeta := func(j *store.Job, event store.ID) {
+		t.Helper()
+		want := map[string]string{store.MetaTopic: "t", store.MetaSubscription: "s", store.MetaEvent: event.String()}
+		if !maps.Equal(j.Metadata, want) {
+			t.Errorf("delivery metadata %v, want %v", j.Metadata, want)
+		}
+	}
+	wantMeta(jobs[0], res[0].ID)
 	if n, err := bu.st.SubscriptionReplay(ctx, &store.SubscriptionReplayParams{Topic: "t", Name: "s"}); err != nil || n != 4 {
 		t.Fatalf("replay after reopen: %d, %v; want the 3 retained and the new one", n, err)
 	}
@@ -160,4 +169,10 @@ func TestTopicsSurviveReopen(t *testing.T) {
 	if err != nil || len(subs) != 0 {
 		t.Fatalf("subscriptions after delete and reopen: %+v, %v", subs, err)
 	}
+	// A deleted subscription's deliveries keep their names and event.
+	j, err := bu.st.JobGet(ctx, &store.JobGetParams{ID: res[1].JobIDs[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMeta(j, res[1].ID)
 }

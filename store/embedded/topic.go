@@ -333,18 +333,34 @@ func checkName(field, name string) error {
 	return nil
 }
 
-// delivery is the job that delivers event id (its text form) to sub.
-func (sub *subscription) delivery(id string, ev *store.Event) store.InsertJob {
-	md := make(map[string]string, len(ev.Metadata)+3)
-	maps.Copy(md, ev.Metadata)
-	md[store.MetaTopic] = sub.t.name
-	md[store.MetaSubscription] = sub.name
-	md[store.MetaEvent] = id
+// delivery is the job that delivers ev to sub. Its Metadata is the
+// event's own map, which the delivery shares (the caller owns none of it);
+// the store's keys are derived from the jobExtra (deliveryMetadata).
+func (sub *subscription) delivery(ev *store.Event) store.InsertJob {
 	return store.InsertJob{
 		Kind: ev.Kind, Args: ev.Args, Queue: sub.tmpl.Queue, Priority: sub.tmpl.Priority,
 		MaxAttempts: sub.tmpl.MaxAttempts, Timeout: sub.tmpl.Timeout,
-		OrderingKey: ev.OrderingKey, Metadata: md,
+		OrderingKey: ev.OrderingKey, Metadata: ev.Metadata,
 	}
+}
+
+// deliveryOf names what a delivery job delivers: the event, to the
+// subscription.
+type deliveryOf struct {
+	sub   *subscription
+	event store.ID
+}
+
+// deliveryMetadata is a delivery's Metadata as the store.TopicStore
+// contract has it: a new map of the event's own metadata and the topic,
+// subscription and event ID keys.
+func deliveryMetadata(own map[string]string, topic, sub string, event store.ID) map[string]string {
+	md := make(map[string]string, len(own)+3)
+	maps.Copy(md, own)
+	md[store.MetaTopic] = topic
+	md[store.MetaSubscription] = sub
+	md[store.MetaEvent] = event.String()
+	return md
 }
 
 // ---- TopicPublish
@@ -373,7 +389,7 @@ func (s *Store) TopicPublish(ctx context.Context, p *store.TopicPublishParams) (
 	res := make([]store.PublishResult, len(p.Events))
 	// Sized for every subscription matching every event (the common case).
 	jobs := make([]store.InsertJob, 0, len(p.Events)*len(t.subs))
-	subs := make([]*subscription, 0, len(p.Events)*len(t.subs))
+	dels := make([]deliveryOf, 0, len(p.Events)*len(t.subs))
 	argBytes := 0
 	idTime := time.Unix(0, clock)
 	for i := range p.Events {
@@ -386,11 +402,16 @@ func (s *Store) TopicPublish(ctx context.Context, p *store.TopicPublishParams) (
 		}
 		t.events++
 		res[i].ID = id
-		idText := id.String()
+		own := ev.Metadata
+		if len(own) > 0 { // the deliveries share one copy; the caller keeps theirs
+			own = maps.Clone(own)
+		}
 		for _, sub := range t.subs {
 			if sub.matches(ev.Kind) {
-				jobs = append(jobs, sub.delivery(idText, ev))
-				subs = append(subs, sub)
+				d := sub.delivery(ev)
+				d.Metadata = own
+				jobs = append(jobs, d)
+				dels = append(dels, deliveryOf{sub, id})
 				argBytes += len(ev.Args)
 				res[i].Deliveries++
 			}
@@ -398,7 +419,7 @@ func (s *Store) TopicPublish(ctx context.Context, p *store.TopicPublishParams) (
 	}
 	var w wakeSet
 	ids := make([]store.ID, len(jobs))
-	s.insertDeliveriesLocked(b, &w, jobs, subs, argBytes, now, clock, ids)
+	s.insertDeliveriesLocked(b, &w, jobs, dels, argBytes, now, clock, ids)
 	k := 0
 	for i := range res {
 		if n := res[i].Deliveries; n > 0 {
@@ -603,6 +624,7 @@ func (s *Store) deliverRetainedLocked(b *pebble.Batch, w *wakeSet, sub *subscrip
 		return 0, s.wrapReadErr(err)
 	}
 	var jobs []store.InsertJob
+	var dels []deliveryOf
 	argBytes := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		_, _, id, perr := parseEventKey(it.Key())
@@ -618,18 +640,15 @@ func (s *Store) deliverRetainedLocked(b *pebble.Batch, w *wakeSet, sub *subscrip
 			return 0, fmt.Errorf("embedded: %s: record %q: %w: %w", s.dir, k, store.ErrCorrupt, err)
 		}
 		if sub.matches(ev.Kind) {
-			jobs = append(jobs, sub.delivery(id.String(), &ev))
+			jobs = append(jobs, sub.delivery(&ev)) // ev's maps are the decoder's own
+			dels = append(dels, deliveryOf{sub, id})
 			argBytes += len(ev.Args)
 		}
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return 0, s.wrapReadErr(err)
 	}
-	subs := make([]*subscription, len(jobs))
-	for i := range subs {
-		subs[i] = sub
-	}
-	s.insertDeliveriesLocked(b, w, jobs, subs, argBytes, now, clock, make([]store.ID, len(jobs)))
+	s.insertDeliveriesLocked(b, w, jobs, dels, argBytes, now, clock, make([]store.ID, len(jobs)))
 	return len(jobs), nil
 }
 

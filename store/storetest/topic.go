@@ -389,6 +389,8 @@ func testTopicDelete(h *topicHarness) {
 	}
 	if jobs := h.queueJobs("qa"); len(jobs) != 1 || string(jobs[0].Args) != `1` {
 		h.t.Errorf("deleted subscription's queue: %v, want its one earlier job kept", jobs)
+	} else if md := jobs[0].Metadata; md[store.MetaTopic] != "t" || md[store.MetaSubscription] != "a" || md[store.MetaEvent] == "" {
+		h.t.Errorf("deleted subscription's delivery lost its metadata: %v", md)
 	}
 	if got := h.subs("t"); len(got) != 1 || got[0].Name != "b" {
 		h.t.Errorf("subscriptions after delete: %v", got)
