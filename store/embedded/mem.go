@@ -70,9 +70,9 @@ type jobExtra struct {
 	// shared by all its deliveries, and snapshots add the store's keys
 	// (deliveryMetadata).
 	metadata map[string]string
-	tags        []string
-	errors      []store.AttemptError
-	result      []byte
+	tags     []string
+	errors   []store.AttemptError
+	result   []byte
 	// orderingKey: the job's place in its queue's FIFO line (ordering.go).
 	orderingKey string
 	// sub: the subscription the job is a delivery of, nil for plain jobs
@@ -85,7 +85,7 @@ type jobExtra struct {
 	// topic and subscription names (kept past a subscription's deletion);
 	// zero and empty for plain jobs and for deliveries stored before
 	// job record version 2, whose metadata holds the store's keys itself.
-	event               store.ID
+	event              store.ID
 	topicName, subName string
 }
 
