@@ -399,11 +399,15 @@ func share(max, weight, sum int) int {
 // heap (and the timer heap), or returns nil.
 func (s *Store) nextReadyLocked(q *queue, now int64) *job {
 	for _, bk := range q.buckets {
-		j, h := bk.next(now)
-		if j == nil {
+		j, waiting := bk.next(now)
+		switch {
+		case j == nil:
 			continue
+		case waiting:
+			bk.wait.remove(j)
+		default:
+			bk.ready.remove(j)
 		}
-		h.remove(j)
 		s.removeDueLocked(j)
 		return j
 	}

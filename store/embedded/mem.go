@@ -423,7 +423,7 @@ func (q *queue) finishedTree(st uint8) *btree.BTreeG[*job] {
 
 type bucket struct {
 	prio  int32
-	ready jobHeap // available
+	ready readySet // available
 	wait  jobHeap // scheduled and retryable
 }
 
@@ -445,23 +445,17 @@ func (q *queue) bucket(prio int32) *bucket {
 	return b
 }
 
-// next returns the next job to claim from b at now, and the heap holding it.
-func (b *bucket) next(now int64) (*job, *jobHeap) {
+// next returns the next job to claim from b at now, and whether it is
+// due in the wait heap (else it is ready).
+func (b *bucket) next(now int64) (j *job, waiting bool) {
 	r, w := b.ready.top(), b.wait.top()
 	if w != nil && w.runAt > now {
 		w = nil
 	}
-	switch {
-	case r == nil && w == nil:
-		return nil, nil
-	case w == nil:
-		return r, &b.ready
-	case r == nil:
-		return w, &b.wait
-	case b.ready.less(w, r):
-		return w, &b.wait
+	if w != nil && (r == nil || b.wait.less(w, r)) {
+		return w, true
 	}
-	return r, &b.ready
+	return r, false
 }
 
 // oldestReady returns the smallest RunAt of a ready job, and whether any.

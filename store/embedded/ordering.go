@@ -167,8 +167,7 @@ func (s *Store) pickHoldersLocked() {
 func (s *Store) loadHeapsLocked(j *job) {
 	switch {
 	case j.state == stAvailable:
-		h := &j.q.bucket(j.prio).ready
-		h.items = append(h.items, j)
+		j.q.bucket(j.prio).ready.load(j)
 	case waiting(j.state):
 		h := &j.q.bucket(j.prio).wait
 		h.items = append(h.items, j)

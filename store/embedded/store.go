@@ -418,8 +418,7 @@ func (s *Store) loadJobLocked(j *job, openNow int64, expireLeases bool) {
 	}
 	switch {
 	case j.state == stAvailable:
-		h := &j.q.bucket(j.prio).ready
-		h.items = append(h.items, j)
+		j.q.bucket(j.prio).ready.load(j)
 	case waiting(j.state):
 		h := &j.q.bucket(j.prio).wait
 		h.items = append(h.items, j)
