@@ -34,21 +34,21 @@ func (s *Store) setStateLocked(j *job, st uint8) {
 
 // indexLocked adds j to the per-state indexes and counts of its state.
 func (s *Store) indexLocked(j *job) {
-	s.byState[j.state].ReplaceOrInsert(j)
+	s.byState[j.state].ReplaceOrInsert(entryByID(j))
 	j.q.counts[j.state]++
 	if j.state >= stCompleted {
-		j.q.finishedTree(j.state).ReplaceOrInsert(j)
+		j.q.finishedTree(j.state).ReplaceOrInsert(entryByFinished(j))
 	}
 }
 
 // unindexLocked removes j from the per-state indexes and counts of its
 // state.
 func (s *Store) unindexLocked(j *job) {
-	s.byState[j.state].Delete(j)
+	s.byState[j.state].Delete(entryByID(j))
 	j.q.counts[j.state]--
 	if j.state >= stCompleted {
 		if t := j.q.finished[j.state-stCompleted]; t != nil {
-			t.Delete(j)
+			t.Delete(entryByFinished(j))
 		}
 	}
 }
@@ -94,7 +94,7 @@ func (s *Store) addJobLocked(j *job, now, clock int64, w *wakeSet) {
 		s.uniq[k] = j
 	}
 	if j.x != nil && j.x.sub != nil {
-		j.x.sub.pending.ReplaceOrInsert(j) // subscription lag (topic.go)
+		j.x.sub.pending.ReplaceOrInsert(entryByID(j)) // subscription lag (topic.go)
 	}
 	if s.admitLocked(j) { // false: waits behind its ordering key (ordering.go)
 		s.attachLocked(j, now, clock, w)
@@ -109,7 +109,7 @@ func (s *Store) deleteJobLocked(b *pebble.Batch, j *job, clock int64, w *wakeSet
 	if j.state < stCompleted {
 		s.leaveLineLocked(j, clock, clock, w)
 		if j.x != nil && j.x.sub != nil {
-			j.x.sub.pending.Delete(j)
+			j.x.sub.pending.Delete(entryByID(j))
 		}
 	}
 	s.unindexLocked(j)
@@ -724,7 +724,8 @@ func (s *Store) JobList(ctx context.Context, p *store.JobListParams) (*store.Job
 // strictly after the cursor (in the direction of desc).
 func (s *Store) scanLocked(st uint8, after store.ID, desc bool, max int, match func(*job) bool, out []*job) []*job {
 	n := 0
-	visit := func(j *job) bool {
+	visit := func(e idEntry) bool {
+		j := e.j
 		if j.id == after {
 			return true
 		}
@@ -735,7 +736,7 @@ func (s *Store) scanLocked(st uint8, after store.ID, desc bool, max int, match f
 		return n < max
 	}
 	t := s.byState[st]
-	pivot := &job{id: after}
+	pivot := idKey(after)
 	switch {
 	case after.IsZero() && !desc:
 		t.Ascend(visit)
@@ -759,7 +760,8 @@ func (s *Store) finishedBeforeLocked(st uint8, queueName, kind string, before in
 		if t == nil {
 			return
 		}
-		t.Ascend(func(j *job) bool {
+		t.Ascend(func(e finEntry) bool {
+			j := e.j
 			if j.finishedAt >= before {
 				return false
 			}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"slices"
 
-	"github.com/google/btree"
 	"github.com/troikahq/troika/store"
 )
 
@@ -175,8 +174,6 @@ func idLess(a, b *store.ID) bool {
 	}
 	return binary.BigEndian.Uint64(a[8:]) < binary.BigEndian.Uint64(b[8:])
 }
-
-func jobLessByID(a, b *job) bool { return idLess(&a.id, &b.id) }
 
 // Heap orders.
 const (
@@ -400,22 +397,14 @@ type queue struct {
 	// retention finds what is past its time without scanning what is not;
 	// nil until the first such job. A job's finishedAt must not change
 	// while it is in one of them.
-	finished [numStates - stCompleted]*btree.BTreeG[*job]
-}
-
-// jobLessByFinished orders finished jobs by (finishedAt, id).
-func jobLessByFinished(a, b *job) bool {
-	if a.finishedAt != b.finishedAt {
-		return a.finishedAt < b.finishedAt
-	}
-	return idLess(&a.id, &b.id)
+	finished [numStates - stCompleted]*finTree
 }
 
 // finishedTree returns q's tree of jobs in final state st, creating it.
-func (q *queue) finishedTree(st uint8) *btree.BTreeG[*job] {
+func (q *queue) finishedTree(st uint8) *finTree {
 	t := q.finished[st-stCompleted]
 	if t == nil {
-		t = btree.NewG[*job](32, jobLessByFinished)
+		t = newFinTree()
 		q.finished[st-stCompleted] = t
 	}
 	return t
@@ -424,7 +413,7 @@ func (q *queue) finishedTree(st uint8) *btree.BTreeG[*job] {
 type bucket struct {
 	prio  int32
 	ready readySet // available
-	wait  jobHeap // scheduled and retryable
+	wait  jobHeap  // scheduled and retryable
 }
 
 func (q *queue) bucket(prio int32) *bucket {

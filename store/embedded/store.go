@@ -16,7 +16,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/google/btree"
 
 	"github.com/troikahq/troika/store"
 )
@@ -100,7 +99,7 @@ type Store struct {
 	mu        sync.Mutex // see doc.go: guards everything below
 	closed    bool
 	jobs      map[store.ID]*job
-	byState   [numStates]*btree.BTreeG[*job]
+	byState   [numStates]*idTree
 	queues    map[string]*queue
 	uniq      map[string]*job
 	leases    jobHeap // running jobs by lease deadline
@@ -170,7 +169,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		done:      make(chan struct{}),
 	}
 	for i := range s.byState {
-		s.byState[i] = btree.NewG[*job](32, jobLessByID)
+		s.byState[i] = newIDTree()
 	}
 	s.subs.Store(&subIndex{})
 

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/google/btree"
 
 	"github.com/troikahq/troika/store"
 )
@@ -74,7 +73,7 @@ type subscription struct {
 	tmpl      store.SubscriptionTemplate
 	createdAt int64
 	deleted   bool
-	pending   *btree.BTreeG[*job] // unfinished deliveries, by ID
+	pending   *idTree // unfinished deliveries, by ID
 }
 
 func (sub *subscription) matches(kind string) bool {
@@ -91,9 +90,9 @@ func trackDelivery(j *job, st uint8) {
 	was, will := j.state < stCompleted, st < stCompleted
 	switch {
 	case was && !will:
-		sub.pending.Delete(j)
+		sub.pending.Delete(entryByID(j))
 	case !was && will:
-		sub.pending.ReplaceOrInsert(j)
+		sub.pending.ReplaceOrInsert(entryByID(j))
 	}
 }
 
@@ -108,7 +107,7 @@ func (s *Store) loadDeliveryLocked(j *job) {
 	}
 	j.x.sub = sub
 	if j.state < stCompleted {
-		sub.pending.ReplaceOrInsert(j)
+		sub.pending.ReplaceOrInsert(entryByID(j))
 	}
 }
 
@@ -293,7 +292,7 @@ func (s *Store) topicLocked(b *pebble.Batch, name string, now int64) *topic {
 }
 
 func (s *Store) addSubLocked(t *topic, sub *subscription) {
-	sub.pending = btree.NewG(32, jobLessByID)
+	sub.pending = newIDTree()
 	i, _ := slices.BinarySearchFunc(t.subs, sub.name, func(a *subscription, n string) int { return strings.Compare(a.name, n) })
 	t.subs = slices.Insert(t.subs, i, sub)
 	s.topics.byID[sub.id] = sub
@@ -659,8 +658,8 @@ func subView(sub *subscription) *store.Subscription {
 	}
 	if sub.pending != nil {
 		out.Pending = int64(sub.pending.Len())
-		if j, ok := sub.pending.Min(); ok {
-			out.OldestPendingAt = fromNanos(j.createdAt)
+		if e, ok := sub.pending.Min(); ok {
+			out.OldestPendingAt = fromNanos(e.j.createdAt)
 		}
 	}
 	return out
