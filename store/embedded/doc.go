@@ -11,6 +11,7 @@
 //     wake-ups; codec.go: the durable layout (versioned, CRC32C-sealed
 //     values); ids.go: UUIDv7 generation; fs.go: I/O counters; lock_*.go:
 //     the directory lock.
+//   - readyset.go, index.go: the ready sets and the B-tree entries.
 //   - ordering.go: ordering-key lines (only a key's head job is in a heap);
 //     topic.go: topics, subscriptions, events and their lag
 //     (store.TopicStore).
@@ -39,9 +40,10 @@
 // # Memory
 //
 // Open rebuilds memory from Pebble with one scan: per-queue, per-priority
-// heaps of ready and waiting jobs, a due-time heap for wake-ups, a heap of
-// lease deadlines, state-ordered B-trees for listing, and the unique-key
-// map. Reads never touch Pebble. Jobs inserted together share one slab
+// sets of ready jobs (a FIFO lane and a heap, readyset.go) and heaps of
+// waiting jobs, a due-time heap for wake-ups, a heap of lease deadlines,
+// per-state B-trees by ID (index.go: how a job is found by ID; a small map
+// holds the running ones, for acks), and the unique-key map. Reads never touch Pebble. Jobs inserted together share one slab
 // allocation (they usually live and die together); strings such as kinds
 // and queue names are interned.
 //

@@ -35,6 +35,9 @@ func (s *Store) setStateLocked(j *job, st uint8) {
 // indexLocked adds j to the per-state indexes and counts of its state.
 func (s *Store) indexLocked(j *job) {
 	s.byState[j.state].ReplaceOrInsert(entryByID(j))
+	if j.state == stRunning {
+		s.running[j.id] = j
+	}
 	j.q.counts[j.state]++
 	if j.state >= stCompleted {
 		j.q.finishedTree(j.state).ReplaceOrInsert(entryByFinished(j))
@@ -45,6 +48,9 @@ func (s *Store) indexLocked(j *job) {
 // state.
 func (s *Store) unindexLocked(j *job) {
 	s.byState[j.state].Delete(entryByID(j))
+	if j.state == stRunning {
+		delete(s.running, j.id)
+	}
 	j.q.counts[j.state]--
 	if j.state >= stCompleted {
 		if t := j.q.finished[j.state-stCompleted]; t != nil {
@@ -86,9 +92,26 @@ func (s *Store) attachLocked(j *job, now, clock int64, w *wakeSet) {
 	}
 }
 
+// jobLocked returns the job with id, or nil: a running job from the
+// running map, any other from the per-state indexes.
+func (s *Store) jobLocked(id store.ID) *job {
+	if j := s.running[id]; j != nil {
+		return j
+	}
+	k := idKey(id)
+	for st, t := range s.byState {
+		if uint8(st) == stRunning {
+			continue
+		}
+		if e, ok := t.Get(k); ok {
+			return e.j
+		}
+	}
+	return nil
+}
+
 // addJobLocked indexes a new job (state set, not yet in any index).
 func (s *Store) addJobLocked(j *job, now, clock int64, w *wakeSet) {
-	s.jobs[j.id] = j
 	s.indexLocked(j)
 	if k := j.uniqueKey(); k != "" {
 		s.uniq[k] = j
@@ -113,7 +136,6 @@ func (s *Store) deleteJobLocked(b *pebble.Batch, j *job, clock int64, w *wakeSet
 		}
 	}
 	s.unindexLocked(j)
-	delete(s.jobs, j.id)
 	if k := j.uniqueKey(); k != "" && s.uniq[k] == j {
 		delete(s.uniq, k)
 	}
@@ -433,9 +455,12 @@ func (s *Store) nextTokenLocked(b *pebble.Batch) uint64 {
 
 // leaseLocked returns the job a lease names if the lease is current.
 func (s *Store) leaseLocked(ref store.LeaseRef) (*job, error) {
-	j := s.jobs[ref.ID]
+	j := s.running[ref.ID]
 	if j == nil {
-		return nil, notFound(ref.ID)
+		if s.jobLocked(ref.ID) == nil {
+			return nil, notFound(ref.ID)
+		}
+		return nil, store.ErrLeaseLost
 	}
 	if j.state != stRunning || int(j.attempt) != ref.Attempt || j.leaseToken != ref.Token {
 		return nil, store.ErrLeaseLost
@@ -659,7 +684,7 @@ func (s *Store) JobGet(ctx context.Context, p *store.JobGetParams) (*store.Job, 
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	j := s.jobs[p.ID]
+	j := s.jobLocked(p.ID)
 	if j == nil {
 		return nil, notFound(p.ID)
 	}
@@ -798,7 +823,7 @@ func (s *Store) JobCancel(ctx context.Context, p *store.JobCancelParams) (*store
 	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
-	j := s.jobs[p.ID]
+	j := s.jobLocked(p.ID)
 	if j == nil {
 		s.mu.Unlock()
 		return nil, notFound(p.ID)
@@ -837,7 +862,7 @@ func (s *Store) selectLocked(ids []store.ID, op string, ok func(*job) bool) ([]*
 			continue
 		}
 		seen[id] = struct{}{}
-		j := s.jobs[id]
+		j := s.jobLocked(id)
 		if j == nil {
 			return nil, notFound(id)
 		}

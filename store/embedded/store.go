@@ -96,9 +96,12 @@ type Store struct {
 	// inflight counts commits applied but not yet synced; Close waits.
 	inflight sync.WaitGroup
 
-	mu        sync.Mutex // see doc.go: guards everything below
-	closed    bool
-	jobs      map[store.ID]*job
+	mu     sync.Mutex // see doc.go: guards everything below
+	closed bool
+	// running: the running jobs by ID (acks look leases up here: a map
+	// the size of the workers' concurrency stays in cache). Every other
+	// job is found through byState (jobLocked).
+	running   map[store.ID]*job
 	byState   [numStates]*idTree
 	queues    map[string]*queue
 	uniq      map[string]*job
@@ -158,7 +161,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		dir:       dir,
 		log:       opts.Logger.With("component", "store/embedded", "dir", dir),
 		now:       opts.Now,
-		jobs:      make(map[store.ID]*job),
+		running:   make(map[store.ID]*job),
 		queues:    make(map[string]*queue),
 		uniq:      make(map[string]*job),
 		leaders:   make(map[string]*store.Leader),
@@ -406,7 +409,6 @@ func keyString(k []byte) string {
 // loadJobLocked indexes a job read by the rebuild; heaps are appended to
 // unordered and initialised afterwards.
 func (s *Store) loadJobLocked(j *job, openNow int64, expireLeases bool) {
-	s.jobs[j.id] = j
 	s.indexLocked(j)
 	if k := j.uniqueKey(); k != "" {
 		s.uniq[k] = j // IDs ascend, so the newest job with a key wins
