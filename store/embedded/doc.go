@@ -62,6 +62,6 @@
 // No lock is held while waiting for an fsync.
 //
 // Imports: the standard library, store, Pebble (github.com/cockroachdb/pebble/v2),
-// github.com/google/btree and golang.org/x/sys. Never the root package or
+// github.com/tidwall/btree and golang.org/x/sys. Never the root package or
 // internal/engine.
 package embedded

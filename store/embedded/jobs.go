@@ -34,27 +34,27 @@ func (s *Store) setStateLocked(j *job, st uint8) {
 
 // indexLocked adds j to the per-state indexes and counts of its state.
 func (s *Store) indexLocked(j *job) {
-	s.byState[j.state].ReplaceOrInsert(entryByID(j))
+	s.byState[j.state].insert(entryByID(j))
 	if j.state == stRunning {
 		s.running[j.id] = j
 	}
 	j.q.counts[j.state]++
 	if j.state >= stCompleted {
-		j.q.finishedTree(j.state).ReplaceOrInsert(entryByFinished(j))
+		j.q.finishedTree(j.state).insert(entryByFinished(j))
 	}
 }
 
 // unindexLocked removes j from the per-state indexes and counts of its
 // state.
 func (s *Store) unindexLocked(j *job) {
-	s.byState[j.state].Delete(entryByID(j))
+	s.byState[j.state].delete(entryByID(j))
 	if j.state == stRunning {
 		delete(s.running, j.id)
 	}
 	j.q.counts[j.state]--
 	if j.state >= stCompleted {
 		if t := j.q.finished[j.state-stCompleted]; t != nil {
-			t.Delete(entryByFinished(j))
+			t.delete(entryByFinished(j))
 		}
 	}
 }
@@ -103,7 +103,7 @@ func (s *Store) jobLocked(id store.ID) *job {
 		if uint8(st) == stRunning {
 			continue
 		}
-		if e, ok := t.Get(k); ok {
+		if e, ok := t.get(k); ok {
 			return e.j
 		}
 	}
@@ -117,7 +117,7 @@ func (s *Store) addJobLocked(j *job, now, clock int64, w *wakeSet) {
 		s.uniq[k] = j
 	}
 	if j.x != nil && j.x.sub != nil {
-		j.x.sub.pending.ReplaceOrInsert(entryByID(j)) // subscription lag (topic.go)
+		j.x.sub.pending.insert(entryByID(j)) // subscription lag (topic.go)
 	}
 	if s.admitLocked(j) { // false: waits behind its ordering key (ordering.go)
 		s.attachLocked(j, now, clock, w)
@@ -132,7 +132,7 @@ func (s *Store) deleteJobLocked(b *pebble.Batch, j *job, clock int64, w *wakeSet
 	if j.state < stCompleted {
 		s.leaveLineLocked(j, clock, clock, w)
 		if j.x != nil && j.x.sub != nil {
-			j.x.sub.pending.Delete(entryByID(j))
+			j.x.sub.pending.delete(entryByID(j))
 		}
 	}
 	s.unindexLocked(j)
@@ -761,16 +761,15 @@ func (s *Store) scanLocked(st uint8, after store.ID, desc bool, max int, match f
 		return n < max
 	}
 	t := s.byState[st]
-	pivot := idKey(after)
-	switch {
-	case after.IsZero() && !desc:
-		t.Ascend(visit)
-	case after.IsZero():
-		t.Descend(visit)
-	case !desc:
-		t.AscendGreaterOrEqual(pivot, visit)
-	default:
-		t.DescendLessOrEqual(pivot, visit)
+	var from *idEntry
+	if !after.IsZero() {
+		pivot := idKey(after)
+		from = &pivot
+	}
+	if desc {
+		t.descend(from, visit)
+	} else {
+		t.ascend(from, visit)
 	}
 	return out
 }
@@ -785,7 +784,7 @@ func (s *Store) finishedBeforeLocked(st uint8, queueName, kind string, before in
 		if t == nil {
 			return
 		}
-		t.Ascend(func(e finEntry) bool {
+		t.ascend(nil, func(e finEntry) bool {
 			j := e.j
 			if j.finishedAt >= before {
 				return false

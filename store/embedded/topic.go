@@ -90,9 +90,9 @@ func trackDelivery(j *job, st uint8) {
 	was, will := j.state < stCompleted, st < stCompleted
 	switch {
 	case was && !will:
-		sub.pending.Delete(entryByID(j))
+		sub.pending.delete(entryByID(j))
 	case !was && will:
-		sub.pending.ReplaceOrInsert(entryByID(j))
+		sub.pending.insert(entryByID(j))
 	}
 }
 
@@ -107,7 +107,7 @@ func (s *Store) loadDeliveryLocked(j *job) {
 	}
 	j.x.sub = sub
 	if j.state < stCompleted {
-		sub.pending.ReplaceOrInsert(entryByID(j))
+		sub.pending.insert(entryByID(j))
 	}
 }
 
@@ -657,8 +657,8 @@ func subView(sub *subscription) *store.Subscription {
 		CreatedAt: fromNanos(sub.createdAt),
 	}
 	if sub.pending != nil {
-		out.Pending = int64(sub.pending.Len())
-		if e, ok := sub.pending.Min(); ok {
+		out.Pending = int64(sub.pending.len())
+		if e, ok := sub.pending.min(); ok {
 			out.OldestPendingAt = fromNanos(e.j.createdAt)
 		}
 	}
@@ -685,7 +685,7 @@ func (s *Store) SubscriptionDelete(ctx context.Context, p *store.SubscriptionDel
 	t.subs = slices.DeleteFunc(t.subs, func(x *subscription) bool { return x == sub })
 	delete(s.topics.byID, sub.id)
 	sub.deleted = true
-	sub.pending.Clear(false)
+	sub.pending.clear()
 	b := s.db.NewBatch()
 	_ = b.Delete(subKey(t.name, sub.name), nil)
 	return s.finish(b, nil)
