@@ -133,11 +133,11 @@ func handle[T JobArgs](w *Worker, h func(ctx context.Context, job *Job[T]) error
 	}
 	w.impl.register(&handlerEntry{kind: kind, retry: o.retry, timeout: o.timeout,
 		run: func(ctx context.Context, row *store.Job) error {
-			var args T
-			if err := json.Unmarshal(row.Args, &args); err != nil {
-				return Permanent(fmt.Errorf("cannot decode the args of a %s job into %T: %w", kind, args, err))
+			j := &Job[T]{JobRow: row} // decoded in place: one allocation, no copy of T
+			if err := json.Unmarshal(row.Args, &j.Args); err != nil {
+				return Permanent(fmt.Errorf("cannot decode the args of a %s job into %T: %w", kind, j.Args, err))
 			}
-			return h(ctx, &Job[T]{JobRow: row, Args: args})
+			return h(ctx, j)
 		}})
 }
 
