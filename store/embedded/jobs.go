@@ -34,9 +34,10 @@ func (s *Store) setStateLocked(j *job, st uint8) {
 
 // indexLocked adds j to the per-state indexes and counts of its state.
 func (s *Store) indexLocked(j *job) {
-	s.byState[j.state].insert(entryByID(j))
 	if j.state == stRunning {
-		s.running[j.id] = j
+		s.running[j.id] = j // byState[stRunning] stays empty (runningTreeLocked)
+	} else {
+		s.byState[j.state].insert(entryByID(j))
 	}
 	j.q.counts[j.state]++
 	if j.state >= stCompleted {
@@ -47,9 +48,10 @@ func (s *Store) indexLocked(j *job) {
 // unindexLocked removes j from the per-state indexes and counts of its
 // state.
 func (s *Store) unindexLocked(j *job) {
-	s.byState[j.state].delete(entryByID(j))
 	if j.state == stRunning {
 		delete(s.running, j.id)
+	} else {
+		s.byState[j.state].delete(entryByID(j))
 	}
 	j.q.counts[j.state]--
 	if j.state >= stCompleted {
@@ -99,15 +101,24 @@ func (s *Store) jobLocked(id store.ID) *job {
 		return j
 	}
 	k := idKey(id)
-	for st, t := range s.byState {
-		if uint8(st) == stRunning {
-			continue
-		}
+	for _, t := range s.byState {
 		if e, ok := t.get(k); ok {
 			return e.j
 		}
 	}
 	return nil
+}
+
+// runningTreeLocked returns the running jobs in a new tree by ID, for
+// listing: they live in the running map only (a job is claimed and acked
+// once each, a list of running jobs is rare, and their number is the
+// workers' concurrency).
+func (s *Store) runningTreeLocked() *idTree {
+	t := newIDTree()
+	for _, j := range s.running {
+		t.insert(entryByID(j))
+	}
+	return t
 }
 
 // addJobLocked indexes a new job (state set, not yet in any index).
@@ -761,6 +772,9 @@ func (s *Store) scanLocked(st uint8, after store.ID, desc bool, max int, match f
 		return n < max
 	}
 	t := s.byState[st]
+	if st == stRunning {
+		t = s.runningTreeLocked()
+	}
 	var from *idEntry
 	if !after.IsZero() {
 		pivot := idKey(after)

@@ -99,8 +99,8 @@ type Store struct {
 	mu     sync.Mutex // see doc.go: guards everything below
 	closed bool
 	// running: the running jobs by ID (acks look leases up here: a map
-	// the size of the workers' concurrency stays in cache). Every other
-	// job is found through byState (jobLocked).
+	// the size of the workers' concurrency stays in cache); they are in no
+	// byState tree. Every other job is found through byState (jobLocked).
 	running   map[store.ID]*job
 	byState   [numStates]*idTree
 	queues    map[string]*queue
