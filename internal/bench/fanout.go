@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,6 @@ const (
 	fanoutBatch       = 100
 	fanoutLatencySubs = 3
 	fanoutLatencyRate = 2000 // events/s
-	fanoutPoll        = 200 * time.Microsecond
 )
 
 // fanoutTracker records handler starts per subscription. subs is not
@@ -70,7 +70,7 @@ func (ft *fanoutTracker) latencies() []time.Duration {
 
 // fanoutSetup subscribes count subscriptions to topic and starts one worker
 // per subscription queue whose handler records into a tracker.
-func (r *runner) fanoutSetup(ctx context.Context, topic string, count, expect int) (*fanoutTracker, []string, *atomic.Int64, func() error, <-chan struct{}, error) {
+func (r *runner) fanoutSetup(ctx context.Context, topic string, count, expect int) (*fanoutTracker, []string, *progress, func() error, <-chan struct{}, error) {
 	names := make([]string, count)
 	var queues []string
 	for i := range names {
@@ -82,7 +82,7 @@ func (r *runner) fanoutSetup(ctx context.Context, topic string, count, expect in
 		queues = append(queues, info.Queue)
 	}
 	ft := newFanoutTracker(names, expect)
-	var handled atomic.Int64
+	handled := newProgress()
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{}) // closed when any worker's Run returns
 	var (
@@ -98,7 +98,7 @@ func (r *runner) fanoutSetup(ctx context.Context, topic string, count, expect in
 			if t := ft.get(j.Metadata[troika.MetaSubscription]); t != nil {
 				t.record(j.Args.Seq, start.Sub(time.Unix(0, j.Args.TS)))
 			}
-			handled.Add(1)
+			handled.add()
 			return nil
 		})
 		wg.Go(func() {
@@ -116,7 +116,7 @@ func (r *runner) fanoutSetup(ctx context.Context, topic string, count, expect in
 		wg.Wait()
 		return runErr
 	}
-	return ft, names, &handled, stop, done, nil
+	return ft, names, handled, stop, done, nil
 }
 
 // undelivered sums the lag of topic's subscriptions.
@@ -161,6 +161,8 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 	for range p.Producers {
 		wg.Go(func() {
 			items := make([]troika.EnqueueItem, fanoutBatch)
+			windowEnd := time.NewTimer(p.Duration - time.Since(s0.at))
+			defer windowEnd.Stop()
 			// Closed loop: publish until the window ends. Paced: publish every
 			// batch due within the window, however late, so the count is the
 			// schedule's and not the machine's.
@@ -175,7 +177,7 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 						return
 					}
 				}
-				if p.FanoutRate == 0 && !r.fanoutRoom(ctx, &seq, handled, s0.at) {
+				if p.FanoutRate == 0 && !r.fanoutRoom(ctx, &seq, handled, windowEnd.C) {
 					if err := ctx.Err(); err != nil {
 						errOnce.Do(func() { prodErr = err })
 					}
@@ -263,16 +265,69 @@ func (r *runner) fanout(ctx context.Context) (*Result, error) {
 // fanoutRoom is the closed loop's flow control: it returns true as soon
 // as one more batch keeps the deliveries published (seq reserves them) and
 // not yet handled within Params.FanoutBacklog, or false if the producing
-// window (from start) or ctx ends first. It polls every fanoutPoll: a
-// publisher's pacing, off the measured store path.
-func (r *runner) fanoutRoom(ctx context.Context, seq, handled *atomic.Int64, start time.Time) bool {
-	bound := int64(r.p.FanoutBacklog)
-	for bound > 0 && (seq.Load()+fanoutBatch)*fanoutSubs-handled.Load() > bound {
-		if time.Since(start) >= r.p.Duration || sleep(ctx, fanoutPoll) != nil {
+// window ends (windowEnd) or ctx does first.
+func (r *runner) fanoutRoom(ctx context.Context, seq *atomic.Int64, handled *progress, windowEnd <-chan time.Time) bool {
+	if r.p.FanoutBacklog == 0 {
+		return ctx.Err() == nil
+	}
+	for {
+		need := (seq.Load()+fanoutBatch)*fanoutSubs - int64(r.p.FanoutBacklog)
+		if handled.Load() >= need {
+			return ctx.Err() == nil
+		}
+		if !handled.waitFor(ctx, need, windowEnd) {
 			return false
 		}
 	}
-	return ctx.Err() == nil
+}
+
+// progress counts handled deliveries and wakes the goroutines waiting for
+// the count to reach a mark: a handler pays one atomic load unless a
+// waiter's mark is reached, and a waiter sleeps instead of polling.
+type progress struct {
+	n    atomic.Int64
+	mark atomic.Int64                  // the lowest count a waiter needs; math.MaxInt64: none
+	ch   atomic.Pointer[chan struct{}] // closed (and replaced) when mark is reached
+}
+
+func newProgress() *progress {
+	p := &progress{}
+	p.mark.Store(math.MaxInt64)
+	ch := make(chan struct{})
+	p.ch.Store(&ch)
+	return p
+}
+
+// Load returns the count.
+func (p *progress) Load() int64 { return p.n.Load() }
+
+func (p *progress) add() {
+	if n := p.n.Add(1); n >= p.mark.Load() {
+		if m := p.mark.Load(); m != math.MaxInt64 && n >= m && p.mark.CompareAndSwap(m, math.MaxInt64) {
+			next := make(chan struct{})
+			close(*p.ch.Swap(&next))
+		}
+	}
+}
+
+// waitFor returns true once the count has reached need (not necessarily
+// still there when it returns: the caller checks again), false if ctx or
+// stop ends first.
+func (p *progress) waitFor(ctx context.Context, need int64, stop <-chan time.Time) bool {
+	ch := *p.ch.Load()
+	for m := p.mark.Load(); m > need && !p.mark.CompareAndSwap(m, need); m = p.mark.Load() {
+	}
+	if p.n.Load() >= need { // reached before the mark was set: add may not wake us
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	}
 }
 
 type fanoutLat struct {
