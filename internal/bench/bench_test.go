@@ -241,13 +241,10 @@ func TestRunRejects(t *testing.T) {
 	}
 }
 
-// TestFanoutPaced runs a small paced fanout: the publishers offer exactly
-// FanoutRate events per second for Duration, and every event reaches all
-// five subscriptions once.
-func TestFanoutPaced(t *testing.T) {
-	t.Parallel()
-	p := DefaultParams()
-	p.Duration, p.FanoutRate, p.Producers, p.Concurrency, p.Settle = 500*time.Millisecond, 2000, 2, 10, 0
+// runFanout runs the fanout workload with p on a fresh directory and
+// returns its result.
+func runFanout(t *testing.T, p Params) *Result {
+	t.Helper()
 	var got *Result
 	err := Run(t.Context(), Options{Dir: t.TempDir(), Params: p, Logger: slog.New(slog.DiscardHandler)}, []string{Fanout}, func(r *Result) error {
 		got = r
@@ -256,6 +253,17 @@ func TestFanoutPaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return got
+}
+
+// TestFanoutPaced runs a small paced fanout: the publishers offer exactly
+// FanoutRate events per second for Duration, and every event reaches all
+// five subscriptions once.
+func TestFanoutPaced(t *testing.T) {
+	t.Parallel()
+	p := DefaultParams()
+	p.Duration, p.FanoutRate, p.Producers, p.Concurrency, p.Settle = 500*time.Millisecond, 2000, 2, 10, 0
+	got := runFanout(t, p)
 	// batch k is due at k x 100/2000 s = k x 50 ms, for k x 50 ms < 500 ms
 	if ev := got.Extra["events"]; ev != 1000 {
 		t.Errorf("events = %v, want 1000 (10 paced batches of 100)", ev)
@@ -275,14 +283,7 @@ func TestFanoutBacklog(t *testing.T) {
 	t.Parallel()
 	p := DefaultParams()
 	p.Duration, p.FanoutBacklog, p.Producers, p.Concurrency, p.Settle = 500*time.Millisecond, 2000, 2, 10, 0
-	var got *Result
-	err := Run(t.Context(), Options{Dir: t.TempDir(), Params: p, Logger: slog.New(slog.DiscardHandler)}, []string{Fanout}, func(r *Result) error {
-		got = r
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := runFanout(t, p)
 	slack := float64(p.Producers * fanoutBatch * fanoutSubs)
 	if b := got.Extra["backlog_at_publish_end"]; b > float64(p.FanoutBacklog)+slack {
 		t.Errorf("backlog at publish end = %v, want <= %v + %v", b, p.FanoutBacklog, slack)
