@@ -302,11 +302,10 @@ func newProgress() *progress {
 func (p *progress) Load() int64 { return p.n.Load() }
 
 func (p *progress) add() {
-	if n := p.n.Add(1); n >= p.mark.Load() {
-		if m := p.mark.Load(); m != math.MaxInt64 && n >= m && p.mark.CompareAndSwap(m, math.MaxInt64) {
-			next := make(chan struct{})
-			close(*p.ch.Swap(&next))
-		}
+	n := p.n.Add(1)
+	if m := p.mark.Load(); n >= m && p.mark.CompareAndSwap(m, math.MaxInt64) {
+		next := make(chan struct{})
+		close(*p.ch.Swap(&next))
 	}
 }
 

@@ -86,9 +86,8 @@ func idEntryLess(a, b idEntry) bool {
 // finEntry is a job in a tree of finished jobs by (finishedAt, ID)
 // (queue.finished). A job's finishedAt must not change while it is in one.
 type finEntry struct {
-	at     int64
-	hi, lo uint64
-	j      *job
+	at int64
+	idEntry
 }
 
 // finTree is a B-tree of finished jobs by (finishedAt, ID).
@@ -96,17 +95,11 @@ type finTree = tree[finEntry]
 
 func newFinTree() *finTree { return newTree(finEntryLess) }
 
-func entryByFinished(j *job) finEntry {
-	e := idKey(j.id)
-	return finEntry{at: j.finishedAt, hi: e.hi, lo: e.lo, j: j}
-}
+func entryByFinished(j *job) finEntry { return finEntry{at: j.finishedAt, idEntry: entryByID(j)} }
 
 func finEntryLess(a, b finEntry) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
-	if a.hi != b.hi {
-		return a.hi < b.hi
-	}
-	return a.lo < b.lo
+	return idEntryLess(a.idEntry, b.idEntry)
 }

@@ -238,10 +238,11 @@ func (s *Store) insertJobsLocked(b *pebble.Batch, w *wakeSet, jobs []store.Inser
 
 // insertDeliveriesLocked is insertJobsLocked where dels, when not nil,
 // names the subscription and event each job is a delivery of (topic.go);
-// a delivery's Metadata is the event's own, shared, never modified. With ids not nil (len(jobs) long) it stores each job's
-// ID there (the existing job's for a duplicate) and returns nil instead
-// of snapshots: publishing needs only the IDs, and a snapshot per delivery
-// is a copy of the whole job made with the store mutex held.
+// a delivery's Metadata is the event's own, shared, never modified. With
+// ids not nil (len(jobs) long) it stores each job's ID there (the
+// existing job's for a duplicate) and returns nil instead of snapshots:
+// publishing needs only the IDs, and a snapshot per delivery is a copy of
+// the whole job made with the store mutex held.
 func (s *Store) insertDeliveriesLocked(b *pebble.Batch, w *wakeSet, jobs []store.InsertJob, dels []deliveryOf, argBytes int, now, clock int64, ids []store.ID) []store.InsertResult {
 	n := len(jobs)
 	var res []store.InsertResult

@@ -332,14 +332,15 @@ func checkName(field, name string) error {
 	return nil
 }
 
-// delivery is the job that delivers ev to sub. Its Metadata is the
-// event's own map, which the delivery shares (the caller owns none of it);
-// the store's keys are derived from the jobExtra (deliveryMetadata).
-func (sub *subscription) delivery(ev *store.Event) store.InsertJob {
+// delivery is the job that delivers ev to sub. Its Metadata is md, the
+// event's own metadata in a map the store owns and all the event's
+// deliveries share; the store's keys are derived from the jobExtra
+// (deliveryMetadata).
+func (sub *subscription) delivery(ev *store.Event, md map[string]string) store.InsertJob {
 	return store.InsertJob{
 		Kind: ev.Kind, Args: ev.Args, Queue: sub.tmpl.Queue, Priority: sub.tmpl.Priority,
 		MaxAttempts: sub.tmpl.MaxAttempts, Timeout: sub.tmpl.Timeout,
-		OrderingKey: ev.OrderingKey, Metadata: ev.Metadata,
+		OrderingKey: ev.OrderingKey, Metadata: md,
 	}
 }
 
@@ -407,9 +408,7 @@ func (s *Store) TopicPublish(ctx context.Context, p *store.TopicPublishParams) (
 		}
 		for _, sub := range t.subs {
 			if sub.matches(ev.Kind) {
-				d := sub.delivery(ev)
-				d.Metadata = own
-				jobs = append(jobs, d)
+				jobs = append(jobs, sub.delivery(ev, own))
 				dels = append(dels, deliveryOf{sub, id})
 				argBytes += len(ev.Args)
 				res[i].Deliveries++
@@ -639,7 +638,7 @@ func (s *Store) deliverRetainedLocked(b *pebble.Batch, w *wakeSet, sub *subscrip
 			return 0, fmt.Errorf("embedded: %s: record %q: %w: %w", s.dir, k, store.ErrCorrupt, err)
 		}
 		if sub.matches(ev.Kind) {
-			jobs = append(jobs, sub.delivery(&ev)) // ev's maps are the decoder's own
+			jobs = append(jobs, sub.delivery(&ev, ev.Metadata)) // the decoder's map, the store's own
 			dels = append(dels, deliveryOf{sub, id})
 			argBytes += len(ev.Args)
 		}
