@@ -309,8 +309,9 @@ func (s *Store) JobLeaseExtendMany(ctx context.Context, p *store.JobLeaseExtendM
 	if len(ids) == 0 {
 		return errs, nil
 	}
-	deadline := now.Add(min(p.TTL, 100*365*24*time.Hour))
-	err := s.call(ctx, "JobLeaseExtendMany", func(ctx context.Context) error {
+	ttl := min(p.TTL, 100*365*24*time.Hour)
+	err := s.callAt(ctx, "JobLeaseExtendMany", now, func(ctx context.Context, now time.Time) error {
+		deadline := now.Add(ttl)
 		rows, err := s.pool.Query(ctx, s.q.extend, ids, attempts, tokens, deadline)
 		if err != nil {
 			return err

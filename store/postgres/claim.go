@@ -55,13 +55,10 @@ func (s *Store) JobClaim(ctx context.Context, p *store.JobClaimParams) ([]*store
 	for i, w := range weights {
 		shares[i] = int32(min((int64(max)*int64(w)+int64(sum)-1)/int64(sum), int64(max)))
 	}
-	now := s.clock(p.Now)
-	deadline := now.Add(p.LeaseTTL)
-	if p.LeaseTTL > 100*365*24*time.Hour {
-		deadline = now.Add(100 * 365 * 24 * time.Hour)
-	}
+	ttl := min(p.LeaseTTL, 100*365*24*time.Hour)
 	var jobs []*store.Job
-	err := s.call(ctx, "JobClaim", func(ctx context.Context) error {
+	err := s.callAt(ctx, "JobClaim", s.clock(p.Now), func(ctx context.Context, now time.Time) error {
+		deadline := now.Add(ttl)
 		var b pgx.Batch
 		if !s.syncClaims {
 			// One implicit transaction (one round trip): the claim does

@@ -262,10 +262,10 @@ func (s *Store) LeaderAcquire(ctx context.Context, p *store.LeaderAcquireParams)
 	case p.TTL <= 0:
 		return nil, invalid("ttl", "must be > 0")
 	}
-	now := s.clock(p.Now)
-	expires := now.Add(min(p.TTL, 100*365*24*time.Hour))
+	ttl := min(p.TTL, 100*365*24*time.Hour)
 	var l store.Leader
-	err := s.call(ctx, "LeaderAcquire", func(ctx context.Context) error {
+	err := s.callAt(ctx, "LeaderAcquire", s.clock(p.Now), func(ctx context.Context, now time.Time) error {
+		expires := now.Add(ttl)
 		err := s.pool.QueryRow(ctx, s.q.leaderAcquire, p.Name, p.Holder, now, expires).Scan(&l.Name, &l.Holder, &l.Epoch, &l.Expires)
 		if errors.Is(err, pgx.ErrNoRows) { // refused: read the lease as it stands
 			err = s.pool.QueryRow(ctx, s.q.leaderGet, p.Name).Scan(&l.Name, &l.Holder, &l.Epoch, &l.Expires)

@@ -206,6 +206,27 @@ func (s *Store) call(ctx context.Context, op string, f func(ctx context.Context)
 	return s.retry(ctx, op, f)
 }
 
+// callAt is call for operations whose effect depends on the time (lease
+// deadlines): f gets the time to act at, now on the first attempt and now
+// plus the real time elapsed since that attempt on a retry. A claim that
+// waited out a server restart then leases for its full TTL from when it
+// succeeds; computed once, its deadline could already be past, and the
+// jobs it leased would be rescued (and run twice) at once.
+func (s *Store) callAt(ctx context.Context, op string, now time.Time, f func(ctx context.Context, now time.Time) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	first, started := true, time.Time{}
+	return s.retry(ctx, op, func(ctx context.Context) error {
+		if first {
+			first, started = false, time.Now()
+			return f(ctx, now)
+		}
+		return f(ctx, now.Add(time.Since(started)).Truncate(time.Microsecond))
+	})
+}
+
 // retry runs f, repeating it while it fails with a transient error, with
 // back-off, for up to retryFor (and while ctx lives and the store is not
 // closing). A read-only error resets the pool, so that new connections
