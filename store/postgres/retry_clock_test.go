@@ -67,8 +67,8 @@ func TestLeaseRunsFromTheRetryThatSucceeds(t *testing.T) {
 	}
 
 	t.Run("leader", func(t *testing.T) {
-		asked := time.Now()
 		over := outageOver()
+		asked := time.Now()
 		l, err := s.LeaderAcquire(t.Context(), &store.LeaderAcquireParams{Name: "n", Holder: "h", TTL: ttl, Now: asked})
 		if err != nil || l.Holder != "h" {
 			t.Fatalf("leader lease across an outage: %+v, %v", l, err)
@@ -78,8 +78,8 @@ func TestLeaseRunsFromTheRetryThatSucceeds(t *testing.T) {
 		}
 	})
 	t.Run("claim", func(t *testing.T) {
-		asked := time.Now()
 		over := outageOver()
+		asked := time.Now()
 		jobs, err := s.JobClaim(t.Context(), &store.JobClaimParams{Worker: "w", LeaseTTL: ttl, Max: 1,
 			Queues: []store.QueueWeight{{Name: "default", Weight: 1}}, Now: asked})
 		if err != nil || len(jobs) != 1 {
@@ -91,8 +91,8 @@ func TestLeaseRunsFromTheRetryThatSucceeds(t *testing.T) {
 		}
 
 		t.Run("heartbeat", func(t *testing.T) {
-			asked := time.Now()
 			over := outageOver()
+			asked := time.Now()
 			errs, err := s.JobLeaseExtendMany(t.Context(), &store.JobLeaseExtendManyParams{
 				Leases: []store.LeaseRef{jobs[0].Lease()}, TTL: ttl, Now: asked})
 			if err != nil || errs[0] != nil {
