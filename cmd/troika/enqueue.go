@@ -47,18 +47,10 @@ them from standard input). Prints the job's id, its state and whether a
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			raw := json.RawMessage("{}")
 			if len(args) == 2 {
-				b := []byte(args[1])
-				if args[1] == "-" {
-					var err error
-					if b, err = io.ReadAll(io.LimitReader(a.stdin, troika.DefaultMaxPayload+1)); err != nil {
-						return fmt.Errorf("read args from stdin: %w", err)
-					}
+				var err error
+				if raw, err = a.jsonArgs(args[1]); err != nil {
+					return err
 				}
-				var probe any
-				if err := json.Unmarshal(b, &probe); err != nil {
-					return cli.Failf("invalid args: not valid JSON: %v", err)
-				}
-				raw = b
 			}
 			f := cmd.Flags()
 			var opts []troika.EnqueueOption
@@ -128,4 +120,31 @@ them from standard input). Prints the job's id, its state and whether a
 	f.Var(&meta, "meta", "metadata key=value (repeatable)")
 	cmd.MarkFlagsMutuallyExclusive("delay", "run-at")
 	return cmd
+}
+
+// maxStdinArgs bounds what "-" reads from standard input. It is far above
+// any payload limit a server is likely to have; the Client then applies the
+// real limit (Config.MaxPayloadBytes, 1 MiB by default) with its own error.
+const maxStdinArgs = 64 << 20
+
+// jsonArgs returns the JSON arguments given on the command line, or read
+// from standard input when arg is "-". Invalid JSON, or input longer than
+// maxStdinArgs, is an error that names the problem; nothing is sent.
+func (a *app) jsonArgs(arg string) (json.RawMessage, error) {
+	b := []byte(arg)
+	if arg == "-" {
+		var err error
+		if b, err = io.ReadAll(io.LimitReader(a.stdin, maxStdinArgs+1)); err != nil {
+			return nil, fmt.Errorf("read args from stdin: %w", err)
+		}
+		if len(b) > maxStdinArgs {
+			return nil, cli.Failf("invalid args: standard input holds more than %d MiB", maxStdinArgs>>20)
+		}
+	}
+	if !json.Valid(b) {
+		var probe any
+		err := json.Unmarshal(b, &probe)
+		return nil, cli.Failf("invalid args: not valid JSON: %v", err)
+	}
+	return b, nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/troikahq/troika"
@@ -49,18 +48,10 @@ Prints the event's id and how many deliveries it made.`,
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			raw := json.RawMessage("{}")
 			if len(args) == 3 {
-				b := []byte(args[2])
-				if args[2] == "-" {
-					var err error
-					if b, err = io.ReadAll(io.LimitReader(a.stdin, troika.DefaultMaxPayload+1)); err != nil {
-						return fmt.Errorf("read args from stdin: %w", err)
-					}
+				var err error
+				if raw, err = a.jsonArgs(args[2]); err != nil {
+					return err
 				}
-				var probe any
-				if err := json.Unmarshal(b, &probe); err != nil {
-					return cli.Failf("invalid args: not valid JSON: %v", err)
-				}
-				raw = json.RawMessage(b)
 			}
 			var opts []troika.EnqueueOption
 			if cmd.Flags().Changed("ordering-key") {

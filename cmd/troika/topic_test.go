@@ -104,6 +104,16 @@ func TestTopicCommandErrors(t *testing.T) {
 			r.exit(t, tc.code, tc.want)
 		})
 	}
+	// Args on standard input over the payload limit (1 MiB) are refused as
+	// too large, not cut short and reported as bad JSON.
+	big := `{"x":"` + strings.Repeat("a", 1100000) + `"}`
+	t.Run("ArgsOverLimitOnStdin", func(t *testing.T) {
+		troikaIn(t, strings.NewReader(big), "publish", "orders", "k", "-", "--data", dir).exit(t, 1, "over the limit")
+		troikaIn(t, strings.NewReader(big), "enqueue", "k", "-", "--data", dir).exit(t, 1, "over the limit")
+	})
+	t.Run("BadJSONOnStdin", func(t *testing.T) {
+		troikaIn(t, strings.NewReader(`{"a":`), "publish", "orders", "k", "-", "--data", dir).exit(t, 1, "not valid JSON")
+	})
 	var list wireTopics
 	runT(t, "topic", "list", "--data", dir, "--json").ok(t).decode(t, &list)
 	if len(list.Topics) != 1 || list.Topics[0].Events != 0 || len(list.Topics[0].Subscriptions) != 1 {
