@@ -21,11 +21,13 @@ import (
 //     caller (see Job).
 //   - A Now field left zero means "the store's clock". Tests set it to drive
 //     time; production callers leave it zero or pass one clock consistently.
-//     Now is the time the call was made: a store that retries a call
-//     internally (PostgreSQL across a connection loss) acts at Now plus the
-//     real time elapsed since its first attempt, so that a lease granted or
-//     extended after a long retry still runs LeaseTTL from when it is
-//     granted, not from when it was asked for.
+//     Now is the time the call was made. A store that retries a call
+//     internally (PostgreSQL across a connection loss) grants or extends
+//     leases (JobClaim, JobLeaseExtendMany, LeaderAcquire) at Now plus the
+//     real time elapsed since its first attempt, so that such a lease runs
+//     its full TTL from when it is granted, not from when it was asked for.
+//     Other times a retried call records (FinishedAt, a retry's RunAt) may
+//     be that much early.
 //   - Validation of user input (kind, queue names, priorities, sizes) is the
 //     engine's job; a store may trust well-formed params but must never panic
 //     on malformed ones (it returns ErrInvalidArgument).

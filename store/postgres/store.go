@@ -213,14 +213,10 @@ func (s *Store) call(ctx context.Context, op string, f func(ctx context.Context)
 // succeeds; computed once, its deadline could already be past, and the
 // jobs it leased would be rescued (and run twice) at once.
 func (s *Store) callAt(ctx context.Context, op string, now time.Time, f func(ctx context.Context, now time.Time) error) error {
-	if err := s.enter(); err != nil {
-		return err
-	}
-	defer s.leave()
-	first, started := true, time.Time{}
-	return s.retry(ctx, op, func(ctx context.Context) error {
-		if first {
-			first, started = false, time.Now()
+	var started time.Time // the first attempt's start; zero before it
+	return s.call(ctx, op, func(ctx context.Context) error {
+		if started.IsZero() {
+			started = time.Now()
 			return f(ctx, now)
 		}
 		return f(ctx, now.Add(time.Since(started)).Truncate(time.Microsecond))
